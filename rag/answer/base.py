@@ -1,0 +1,121 @@
+"""What an answer is, and the Answerer protocol every backend (extractive, LLM) implements.
+
+An answer is a list of sentences, each carrying the numbers of the citations that support it; a citation
+points at one passage *and* the exact character span of the supporting sentence in the article, so the
+UI can open the article at that sentence and the JSON output can be checked mechanically.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterator, Protocol
+
+from ..retrieval import Hit, Retrieval
+
+
+@dataclass(frozen=True)
+class Citation:
+    number: int
+    article_id: str
+    chunk_id: int
+    title: str
+    date: str | None
+    source: str | None
+    url: str | None
+    passage: str                  # the chunk text, as in the article
+    passage_start: int            # offset of the passage in the article text
+    span: tuple[int, int]         # offsets of the supporting sentence in the article text
+    sentence: str                 # == article_text[span[0]:span[1]]
+    score: float
+    also_in: tuple[str, ...] = () # other sources that carried the same story (collapsed duplicates)
+    verified: bool = True         # the cited sentence is supported by this passage
+    reattributed: bool = False    # an LLM cited another passage; the check moved the citation here
+
+    @property
+    def sentence_in_passage(self) -> tuple[int, int]:
+        return self.span[0] - self.passage_start, self.span[1] - self.passage_start
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    text: str
+    citations: tuple[int, ...]
+    flagged: bool = False         # no passage supports it (LLM answers only)
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    sentences: tuple[AnswerSentence, ...]
+    citations: tuple[Citation, ...]
+    refused: bool
+    language: str                 # "ar" | "en": the question's language, used for messages
+    answerer: str
+    related: tuple[Citation, ...] = ()   # when refused: the nearest passages, "possibly related"
+    notes: tuple[str, ...] = ()
+    evidence: float = 0.0         # the score the refusal decision was made on
+    timings: dict[str, float] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The answer with its ``[n]`` markers, as shown to the user."""
+        parts = []
+        for s in self.sentences:
+            marks = "".join(f"[{n}]" for n in s.citations)
+            parts.append(f"{s.text} {marks}".rstrip())
+        return "\n".join(parts) if self.refused else " ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        def cit(c: Citation) -> dict[str, Any]:
+            d = asdict(c)
+            d["span"] = list(c.span)
+            d["passage_text"] = d.pop("passage")
+            return d
+
+        return {
+            "question": self.question, "answer": self.text, "refused": self.refused,
+            "language": self.language, "answerer": self.answerer,
+            "sentences": [{"text": s.text, "citations": list(s.citations), "flagged": s.flagged}
+                          for s in self.sentences],
+            "citations": [cit(c) for c in self.citations],
+            "related": [cit(c) for c in self.related],
+            "notes": list(self.notes), "evidence": round(self.evidence, 4),
+            "timing": {k: round(v, 4) for k, v in self.timings.items()}, "meta": self.meta,
+        }
+
+
+class Answerer(Protocol):
+    """Turns retrieved passages into a cited answer. ``stream`` yields sentences (or tokens) as they come
+    and returns the final :class:`Answer` as the generator's value."""
+
+    name: str
+
+    def answer(self, question: str, retrieval: Retrieval) -> Answer: ...
+
+    def stream(self, question: str, retrieval: Retrieval) -> Iterator[str]: ...
+
+
+AnswererFactory = Callable[..., Answerer]
+_REGISTRY: dict[str, AnswererFactory] = {}
+
+
+def register(name: str, factory: AnswererFactory) -> None:
+    _REGISTRY[name] = factory
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def create(name: str, **kwargs: Any) -> Answerer:
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown answerer {name!r}; choose one of: {', '.join(names())}")
+    return _REGISTRY[name](**kwargs)
+
+
+def citation_for(number: int, hit: Hit, span: tuple[int, int], score: float) -> Citation:
+    """A citation of ``hit`` whose supporting sentence is at article offsets ``span``."""
+    c = hit.chunk
+    sentence = c.text[span[0] - c.start: span[1] - c.start]
+    return Citation(number, c.article_id, c.id, c.title, c.date, c.source, c.url, c.text, c.start, span,
+                    sentence, round(float(score), 4), tuple(s for s in hit.sources if s != c.source))

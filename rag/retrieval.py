@@ -1,0 +1,150 @@
+"""Hybrid retrieval: dense (FAISS) + keyword (FTS5 BM25), fused by language-aware reciprocal rank fusion.
+
+Why language-aware: an English question over an Arabic archive finds almost nothing by keyword, and a plain
+RRF would let that near-empty, near-random keyword list push good dense hits down. The keyword leg is
+weighted by how much of the question's vocabulary the archive knows at all (its keyword *coverage*):
+an Arabic question over Arabic news gets full weight, an English one over the same news ~0.
+
+Near-duplicates (the same wire story in several papers) are collapsed into one hit that lists every copy,
+so the sources shown are distinct stories and the answer can say who else carried it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from index.arabic import keyword_terms
+from index.embedders import Embedder
+from index.store import ChunkRecord, Snapshot, Store
+
+RRF_K = 60
+#: Two passages from different articles with cosine at least this are one story told twice.
+DUPLICATE_COSINE = 0.96
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    k: int = 5
+    since: str | None = None
+    until: str | None = None
+    sources: tuple[str, ...] = ()
+    candidates: int = 50
+    mode: str = "hybrid"                       # hybrid | dense | keyword (the evaluation compares them)
+    exclude_articles: tuple[str, ...] = ()     # used by calibration to hide an answer's own article
+
+    def __post_init__(self) -> None:
+        if not self.text or not self.text.strip():
+            raise ValueError("the question is empty")
+        if self.k < 1:
+            raise ValueError(f"k must be at least 1, got {self.k}")
+        if self.mode not in {"hybrid", "dense", "keyword"}:
+            raise ValueError(f"unknown retrieval mode {self.mode!r}: hybrid, dense or keyword")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage; ``duplicates`` are the same story from other articles, collapsed into it."""
+
+    chunk: ChunkRecord
+    score: float
+    dense: float | None = None         # cosine with the question
+    keyword: float | None = None       # BM25 (higher is better)
+    duplicates: tuple[ChunkRecord, ...] = ()
+
+    @property
+    def sources(self) -> list[str]:
+        seen = [c.source for c in (self.chunk, *self.duplicates) if c.source]
+        return list(dict.fromkeys(seen))
+
+
+@dataclass
+class Retrieval:
+    query: Query
+    hits: list[Hit]
+    query_vector: np.ndarray
+    terms: list[str]
+    keyword_weight: float
+    generation: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Retriever(Protocol):
+    def run(self, query: Query) -> Retrieval: ...
+
+
+class HybridRetriever:
+    """Dense + keyword over one :class:`Store`, each question answered from one consistent snapshot."""
+
+    def __init__(self, store: Store, embedder: Embedder) -> None:
+        store.check_embedder(embedder.identity, embedder.dim)
+        self.store, self.embedder = store, embedder
+
+    def run(self, query: Query) -> Retrieval:
+        t0 = time.perf_counter()
+        qvec = self.embedder.embed_query(query.text)
+        terms = keyword_terms(query.text)
+        t1 = time.perf_counter()
+        with self.store.snapshot() as snap:
+            allowed = snap.allowed_ids(query.since, query.until, list(query.sources) or None)
+            if query.exclude_articles:
+                allowed = _exclude(snap, allowed, query.exclude_articles)
+            dense = snap.dense(qvec, query.candidates, allowed) if query.mode != "keyword" else []
+            keyword, weight = [], 0.0
+            if query.mode != "dense" and terms:
+                keyword = snap.keyword(terms, query.candidates, query.since, query.until,
+                                       list(query.sources) or None)
+                if allowed is not None:
+                    ok = set(allowed.tolist())
+                    keyword = [(i, s) for i, s in keyword if i in ok]
+                weight = 1.0 if query.mode == "keyword" else snap.known_terms(terms) / len(set(terms))
+            fused = fuse(dense, keyword, weight if query.mode == "hybrid" else 1.0)
+            hits = _collapse(snap, fused, dict(dense), dict(keyword), query.k)
+            generation = snap.info.generation
+        t2 = time.perf_counter()
+        return Retrieval(query, hits, qvec, terms, weight, generation,
+                         {"embed_query": t1 - t0, "search": t2 - t1})
+
+
+def fuse(dense: Sequence[tuple[int, float]], keyword: Sequence[tuple[int, float]],
+         keyword_weight: float) -> list[tuple[int, float]]:
+    """Weighted reciprocal rank fusion; the dense leg always has weight 1."""
+    scores: dict[int, float] = {}
+    for rank, (cid, _) in enumerate(dense):
+        scores[cid] = scores.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+    if keyword_weight > 0:
+        for rank, (cid, _) in enumerate(keyword):
+            scores[cid] = scores.get(cid, 0.0) + keyword_weight / (RRF_K + rank + 1)
+    return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+def _exclude(snap: Snapshot, allowed: np.ndarray | None, articles: Sequence[str]) -> np.ndarray:
+    marks = ",".join("?" * len(articles))
+    hidden = {r[0] for r in snap.conn.execute(f"SELECT id FROM chunks WHERE article_id IN ({marks})", list(articles))}
+    if allowed is None:
+        allowed = np.fromiter((r[0] for r in snap.conn.execute("SELECT id FROM chunks")), dtype=np.int64)
+    return np.array([i for i in allowed.tolist() if i not in hidden], dtype=np.int64)
+
+
+def _collapse(snap: Snapshot, fused: list[tuple[int, float]], dense: dict[int, float],
+              keyword: dict[int, float], k: int) -> list[Hit]:
+    """Take the top fused passages, folding near-duplicates from other articles into the first copy."""
+    pool = fused[: max(k * 4, 20)]
+    records = snap.chunks([cid for cid, _ in pool])
+    kept: list[tuple[Hit, np.ndarray]] = []
+    for cid, score in pool:
+        rec = records.get(cid)
+        if rec is None:
+            continue
+        vec = snap.vector(cid)
+        for i, (hit, hvec) in enumerate(kept):
+            if hit.chunk.article_id != rec.article_id and float(vec @ hvec) >= DUPLICATE_COSINE:
+                kept[i] = (Hit(hit.chunk, hit.score, hit.dense, hit.keyword, (*hit.duplicates, rec)), hvec)
+                break
+        else:
+            if len(kept) < k:
+                kept.append((Hit(rec, score, dense.get(cid), keyword.get(cid)), vec))
+    return [h for h, _ in kept]
