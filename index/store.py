@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from . import faults
 from .lock import WriterLock
 from .vectors import VectorIndex
 
@@ -267,16 +269,29 @@ def _filter_sql(since: str | None, until: str | None, sources: Sequence[str] | N
 
 
 class Store:
-    """Read access to an index folder. Cheap to keep open: vectors are reloaded only on a new generation."""
+    """Read access to an index folder, safe to share between threads (the UI's sessions, a load test).
+
+    Each thread gets its own SQLite connection (a read transaction belongs to a connection); the loaded
+    vectors are shared and replaced only when a newer generation is committed.
+    """
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         if not exists(self.root):
             raise IndexMissing(f"no index at {self.root}")
-        self._conn = _connect(self.root)
-        self._vectors: VectorIndex | None = None
-        self._generation = -1
-        self.info = _info(_read_meta(self._conn), self.root)
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._vectors: dict[int, VectorIndex] = {}
+        self.info = _info(_read_meta(self._conn()), self.root)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = _connect(self.root)
+            with self._lock:
+                self._conns.append(conn)
+        return conn
 
     def check_embedder(self, identity: str, dim: int) -> None:
         if identity != self.info.identity or dim != self.info.dim:
@@ -287,24 +302,33 @@ class Store:
 
     @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
-        conn = self._conn
+        conn = self._conn()
         conn.execute("BEGIN")
         try:
-            self.info = _info(_read_meta(conn), self.root)
-            if self.info.generation != self._generation or self._vectors is None:
-                self._vectors = _load_vectors(conn, self.root, self.info)
-                self._generation = self.info.generation
-            yield Snapshot(conn, self._vectors, self.info)
+            info = _info(_read_meta(conn), self.root)
+            with self._lock:
+                vectors = self._vectors.get(info.generation)
+                if vectors is None:
+                    vectors = _load_vectors(conn, self.root, info)
+                    self._vectors[info.generation] = vectors
+                    for old in sorted(self._vectors)[:-2]:  # keep the newest two for snapshots in flight
+                        del self._vectors[old]
+                self.info = max(self.info, info, key=lambda i: i.generation)
+            yield Snapshot(conn, vectors, info)
         finally:
             conn.execute("COMMIT")
 
     def generation_on_disk(self) -> int:
         """The committed generation now (cheap): callers use it to notice an update made elsewhere."""
-        row = self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        row = self._conn().execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0]) if row else -1
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+        self._local = threading.local()
 
 
 class Writer:
@@ -426,7 +450,9 @@ class Writer:
         self.conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
         self.conn.execute("UPDATE meta SET value = ? WHERE key = 'updated_at'", (now(),))
         self.vectors.write(_vector_file(self.root, generation))
+        faults.point("before-commit")
         self.conn.execute("COMMIT")
+        faults.point("after-commit")
         self.info = _info(_read_meta(self.conn), self.root)
         for old in self.root.glob(VECTOR_GLOB):  # keep this generation and the one before, for readers in flight
             try:

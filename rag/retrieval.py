@@ -73,7 +73,7 @@ class Retrieval:
 
 
 class Retriever(Protocol):
-    def run(self, query: Query) -> Retrieval: ...
+    def run(self, query: Query, query_vector: np.ndarray | None = None) -> Retrieval: ...
 
 
 class HybridRetriever:
@@ -83,9 +83,10 @@ class HybridRetriever:
         store.check_embedder(embedder.identity, embedder.dim)
         self.store, self.embedder = store, embedder
 
-    def run(self, query: Query) -> Retrieval:
+    def run(self, query: Query, query_vector: np.ndarray | None = None) -> Retrieval:
+        """Retrieve for ``query``; ``query_vector`` reuses an embedding already made for the same text."""
         t0 = time.perf_counter()
-        qvec = self.embedder.embed_query(query.text)
+        qvec = self.embedder.embed_query(query.text) if query_vector is None else query_vector
         terms = keyword_terms(query.text)
         t1 = time.perf_counter()
         with self.store.snapshot() as snap:

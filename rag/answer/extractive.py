@@ -16,7 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
-from index.arabic import keyword_terms, language, normalize, split_sentences
+from index.arabic import keyword_terms, language, normalize, script, split_sentences
 from index.embedders import Embedder
 
 from ..messages import message
@@ -46,10 +46,16 @@ class _Candidate:
         return self.cosine + LEXICAL_WEIGHT * self.lexical
 
 
-def calibrated_threshold(answerer: str = "extractive") -> float:
-    """The refusal threshold measured by ``rag eval --calibrate`` and shipped in rag/resources."""
+def calibrated_thresholds(answerer: str = "extractive") -> dict[str, float]:
+    """Refusal thresholds measured by ``rag eval --calibrate`` and shipped in rag/resources: one for
+    questions in the passages' script ("same"), one across scripts ("cross")."""
     data = json.loads(resources.files("rag").joinpath("resources/calibration.json").read_text(encoding="utf-8"))
-    return float(data[answerer]["threshold"])
+    return {kind: float(v["threshold"]) for kind, v in data[answerer].items()}
+
+
+def is_cross_script(question: str, passage: str) -> bool:
+    qs, ps = script(question), script(passage)
+    return qs in {"arabic", "latin"} and ps in {"arabic", "latin"} and qs != ps
 
 
 class ExtractiveAnswerer:
@@ -59,7 +65,7 @@ class ExtractiveAnswerer:
                  related: int = 3) -> None:
         self.embedder = embedder
         self.max_sentences = max(1, max_sentences)
-        self.threshold = calibrated_threshold() if threshold is None else threshold
+        self.thresholds = calibrated_thresholds() if threshold is None else {"same": threshold, "cross": threshold}
         self.related = related
 
     def answer(self, question: str, retrieval: Retrieval) -> Answer:
@@ -75,7 +81,8 @@ class ExtractiveAnswerer:
         lang = language(question)
         candidates = self.score(question, retrieval)
         best = candidates[0].score if candidates else 0.0
-        if not candidates or best < self.threshold:
+        threshold = self.threshold_for(question, retrieval)
+        if not candidates or best < threshold:
             answer = self._refusal(question, retrieval, lang, best)
             for s in answer.sentences:
                 yield s.text
@@ -88,23 +95,25 @@ class ExtractiveAnswerer:
         for c in chosen:
             story_rank.setdefault(c.hit.chunk.article_id, len(story_rank))
         chosen.sort(key=lambda c: (story_rank[c.hit.chunk.article_id], c.span[0]))
-        numbers: dict[int, int] = {}
+        # One citation per cited sentence: its number opens that passage at that exact sentence.
         citations: list[Citation] = []
         sentences: list[AnswerSentence] = []
         for c in chosen:
-            key = c.hit.chunk.id
-            if key not in numbers:
-                numbers[key] = len(numbers) + 1
-                citations.append(citation_for(numbers[key], c.hit, c.span, c.score))
-            sentence = AnswerSentence(c.text, (numbers[key],))
-            sentences.append(sentence)
-            yield f"{c.text} [{numbers[key]}]"
+            number = len(citations) + 1
+            citations.append(citation_for(number, c.hit, c.span, c.score))
+            sentences.append(AnswerSentence(c.text, (number,)))
+            yield f"{c.text} [{number}]"
         return Answer(question, tuple(sentences), tuple(citations), False, lang, self.name,
-                      evidence=best, meta={"threshold": self.threshold})
+                      evidence=best, meta={"threshold": threshold})
+
+    def threshold_for(self, question: str, retrieval: Retrieval) -> float:
+        cross = bool(retrieval.hits) and is_cross_script(question, retrieval.hits[0].chunk.text)
+        return self.thresholds["cross" if cross else "same"]
 
     def score(self, question: str, retrieval: Retrieval) -> list[_Candidate]:
-        """Candidate sentences of the retrieved passages, best first."""
-        q_terms = set(keyword_terms(question))
+        """Candidate sentences of the retrieved passages, best first. Scored against what was searched
+        (for a follow-up, the question resolved with the conversation), like the passages were."""
+        q_terms = set(keyword_terms(retrieval.query.text))
         cands: list[_Candidate] = []
         for rank, hit in enumerate(retrieval.hits):
             c = hit.chunk
@@ -139,7 +148,7 @@ class ExtractiveAnswerer:
         related = tuple(citation_for(i + 1, h, (h.chunk.start, h.chunk.end), h.score)
                         for i, h in enumerate(retrieval.hits[: self.related]))
         return Answer(question, (AnswerSentence(message("refusal", lang), ()),), (), True, lang, self.name,
-                      related=related, evidence=best, meta={"threshold": self.threshold})
+                      related=related, evidence=best, meta={"threshold": self.threshold_for(question, retrieval)})
 
 
 def _dedupe(chosen: list[_Candidate]) -> list[_Candidate]:

