@@ -1,8 +1,8 @@
 """Follow-up questions without an LLM: "ومتى حدث ذلك؟" means nothing alone, so it is searched together with
 the question it follows.
 
-A question is a follow-up when it refers back (ذلك، هذا، هو، it, that, they…) or has at most two content
-words of its own. Its retrieval query is then the previous question (already resolved) plus this one;
+A question is a follow-up when it is short and refers back (ذلك، هذا، هو، it, that, they…), or has at most
+one content word of its own. Its retrieval query is then the previous question (already resolved) plus this one;
 the chain looks back a bounded number of turns so a long chat does not drift into one giant query.
 """
 from __future__ import annotations
@@ -17,16 +17,25 @@ _REFERRING_AR = {"ذلك", "هذا", "هذه", "تلك", "هو", "هي", "هم",
 _REFERRING_EN = {"it", "that", "this", "those", "these", "they", "them", "he", "she", "him", "her", "his",
                  "its", "their", "there", "then"}
 _WORD = re.compile(r"\w+")
+# "ما هي/من هو …؟" (what is / who is …): هو/هي there is a copula, not a reference back.
+_COPULA = re.compile(r"(?:^|\s)(?:ما|من|ماذا)\s+(?:هو|هي|هم|هما)(?=\s|$)")
+# "(و)ماذا عن …؟" (and what about …?) only makes sense after another question.
+_WHAT_ABOUT = re.compile(r"^[وف]?ماذا عن\s")
 #: How many earlier turns a follow-up may reach back through.
 MAX_CHAIN = 2
 
 
 def is_follow_up(question: str) -> bool:
-    words = set(_WORD.findall(normalize(question)))
+    text = normalize(question)
+    if _WHAT_ABOUT.match(text):
+        return True
+    words = set(_WORD.findall(_COPULA.sub(" ", text)))
     # Arabic attaches pronouns: ("ومتى حدث ذلك") has "ذلك"; ("متى بدأت؟") has few content words.
     stripped = {w[1:] if w.startswith(("و", "ف")) and len(w) > 3 else w for w in words}
     refers = bool((words | stripped) & (_REFERRING_AR | _REFERRING_EN))
-    return refers or len(keyword_terms(question)) <= 2
+    # A referring word counts only in a short question: "that" is also a conjunction ("who confirmed that…").
+    n_terms = len(keyword_terms(question))
+    return (refers and n_terms <= 3) or n_terms <= 1
 
 
 @dataclass

