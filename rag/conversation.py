@@ -45,6 +45,7 @@ class Conversation:
     questions: list[str] = field(default_factory=list)   # as asked
     queries: list[str] = field(default_factory=list)     # as searched
     chain: list[int] = field(default_factory=list)       # how many turns each query reaches back
+    answers: list[str] = field(default_factory=list)     # each turn's answer text (an LLM rewrite reads it)
 
     def resolve(self, question: str) -> str:
         question = question.strip()
@@ -52,13 +53,19 @@ class Conversation:
             return question
         return f"{self.queries[-1]} {question}"
 
-    def add(self, question: str, query: str) -> None:
+    def add(self, question: str, query: str, answer: str = "") -> None:
         depth = self.chain[-1] + 1 if self.queries and query != question.strip() else 0
         self.questions.append(question)
         self.queries.append(query)
         self.chain.append(depth)
+        self.answers.append(answer)
+
+    def history(self) -> list[tuple[str, str]]:
+        """(query as searched, answer text) per turn, oldest first: what an LLM rewrite reads."""
+        return list(zip(self.queries, self.answers))
 
     def reset(self) -> None:
         self.questions.clear()
         self.queries.clear()
         self.chain.clear()
+        self.answers.clear()

@@ -69,12 +69,22 @@ class Pipeline:
         if not question or not question.strip():
             raise ValueError("the question is empty")
         started = time.perf_counter()
-        query = conversation.resolve(question) if conversation is not None else question.strip()
-        retrieval = self.retrieve(query, k, filters)
-        answer: Answer = yield from self.answerer(answerer).stream(question.strip(), retrieval)
+        chosen = self.answerer(answerer)
+        query, rewrite_s = question.strip(), {}
         if conversation is not None:
-            conversation.add(question, query)
-        timings = {**retrieval.timings, **answer.timings, "total": time.perf_counter() - started}
+            rewrite = getattr(chosen, "rewrite", None)
+            if rewrite is not None and conversation.queries:
+                # An LLM rewrites a follow-up into a standalone question in the question's language.
+                t0 = time.perf_counter()
+                query = rewrite(query, conversation.history())
+                rewrite_s = {"rewrite": time.perf_counter() - t0}
+            else:
+                query = conversation.resolve(question)
+        retrieval = self.retrieve(query, k, filters)
+        answer: Answer = yield from chosen.stream(question.strip(), retrieval)
+        if conversation is not None:
+            conversation.add(question, query, answer.text)
+        timings = {**retrieval.timings, **answer.timings, **rewrite_s, "total": time.perf_counter() - started}
         meta = {**answer.meta, "query": query, "generation": retrieval.generation,
                 "keyword_weight": round(retrieval.keyword_weight, 3)}
         return replace(answer, timings=timings, meta=meta)

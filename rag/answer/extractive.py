@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import resources
 from typing import Iterator
@@ -27,6 +29,8 @@ from .base import Answer, AnswerSentence, Citation, citation_for
 LEXICAL_WEIGHT = 0.35
 #: Sentences embedded per question at most: the only query-time embedding besides the question's own.
 MAX_CANDIDATES = 16
+#: Sentence vectors kept for reuse (384 floats each: ~6 MB).
+SENTENCE_CACHE = 4096
 #: A further sentence joins the answer only if it scores within this of the best one.
 JOIN_MARGIN = 0.04
 
@@ -67,6 +71,8 @@ class ExtractiveAnswerer:
         self.max_sentences = max(1, max_sentences)
         self.thresholds = calibrated_thresholds() if threshold is None else {"same": threshold, "cross": threshold}
         self.related = related
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def answer(self, question: str, retrieval: Retrieval) -> Answer:
         stream = self.stream(question, retrieval)
@@ -137,12 +143,27 @@ class ExtractiveAnswerer:
         # of the top passage: dense retrieval found it even where the words differ (English questions).
         cands.sort(key=lambda x: (-x.lexical, x.hit_rank))
         pool = cands[:MAX_CANDIDATES] + [c for c in cands[MAX_CANDIDATES:] if c.hit_rank == 0]
-        vecs = self.embedder.embed_passages([p.text for p in pool])
+        vecs = self._sentence_vectors([p.text for p in pool])
         cos = vecs @ retrieval.query_vector
         for p, v in zip(pool, cos):
             p.cosine = float(v)
         pool.sort(key=lambda x: -x.score)
         return pool
+
+    def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
+        """Embed sentences, reusing recent ones: follow-ups and re-asked questions revisit the same passages."""
+        with self._cache_lock:
+            found = {t: self._cache[t] for t in texts if t in self._cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            found.update(zip(missing, self.embedder.embed_passages(missing)))
+        with self._cache_lock:  # shared by the UI's sessions
+            for t in dict.fromkeys(texts):
+                self._cache[t] = found[t]
+                self._cache.move_to_end(t)
+            while len(self._cache) > SENTENCE_CACHE:
+                self._cache.popitem(last=False)
+        return np.vstack([found[t] for t in texts])
 
     def _refusal(self, question: str, retrieval: Retrieval, lang: str, best: float) -> Answer:
         related = tuple(citation_for(i + 1, h, (h.chunk.start, h.chunk.end), h.score)
