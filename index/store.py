@@ -14,10 +14,14 @@ Why this layout:
 """
 from __future__ import annotations
 
+import errno
 import json
+import os
+import shutil
 import sqlite3
 import threading
 import time
+from urllib.parse import quote
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,18 +122,80 @@ def exists(root: Path) -> bool:
     return catalog_path(root).is_file()
 
 
-def _connect(root: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(catalog_path(root), isolation_level=None, check_same_thread=False, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    return conn
+def _connect(root: Path, write: bool = False) -> sqlite3.Connection:
+    """A connection to the catalog. A file that is not an SQLite database is IndexInvalid; a folder that cannot
+    be written (read-only mount, no permission) still opens for reading; other failures to open (a full disk)
+    are the OSError they really are."""
+    try:
+        conn = sqlite3.connect(catalog_path(root), isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+    except sqlite3.OperationalError as exc:
+        if not write and not os.access(root, os.W_OK):
+            return _connect_read_only(root, exc)
+        raise storage_error(exc, root) from exc
+    except sqlite3.DatabaseError as exc:
+        raise IndexInvalid(f"{catalog_path(root)} is not a readable index catalog ({exc}): move the folder {root} "
+                           "away and build the index again with `rag index build`") from exc
 
 
-def _read_meta(conn: sqlite3.Connection) -> dict[str, str]:
+def _connect_read_only(root: Path, cause: sqlite3.OperationalError) -> sqlite3.Connection:
+    """Read an index in a folder nobody can write. With no WAL file the catalog is complete and cannot change
+    (a writer would have to create the WAL), so it is opened immutable; with one, SQLite reads WAL and -shm."""
+    path = catalog_path(root)
+    wal = path.with_name(path.name + "-wal")
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro" + ("" if wal.exists() else "&immutable=1")
+    try:
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
+    except sqlite3.Error:
+        raise storage_error(cause, root) from cause
+
+
+#: SQLite primary result codes that are really the file system speaking.
+_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN = 3, 8, 10, 13, 14
+
+
+def storage_error(exc: sqlite3.Error, root: Path) -> OSError | sqlite3.Error:
+    """An SQLite failure to read or write the catalog as the OSError behind it (disk full, read-only, I/O), so
+    callers report it like any other failed write; other SQLite errors are returned unchanged."""
+    code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    if code not in (_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL, _SQLITE_CANTOPEN):
+        return exc
+    try:
+        nearly_full = shutil.disk_usage(root).free < 1024 * 1024
+        read_only = bool(os.statvfs(root).f_flag & os.ST_RDONLY)
+    except OSError:
+        nearly_full = read_only = False
+    if code == _SQLITE_FULL or nearly_full:
+        number = errno.ENOSPC
+    elif read_only or code == _SQLITE_READONLY:
+        number = errno.EROFS
+    elif code in (_SQLITE_PERM, _SQLITE_CANTOPEN) or not os.access(root, os.W_OK):
+        number = errno.EACCES
+    else:
+        number = errno.EIO
+    return OSError(number, f"{os.strerror(number)} ({exc})", str(catalog_path(root)))
+
+
+def _read_meta(conn: sqlite3.Connection, root: Path | None = None) -> dict[str, str]:
     try:
         return dict(conn.execute("SELECT key, value FROM meta"))
     except sqlite3.DatabaseError as exc:
-        raise IndexInvalid(f"not a readable index catalog: {exc}") from exc
+        where = f" at {root}" if root is not None else ""
+        raise IndexInvalid(f"not a readable index catalog{where}: {exc}: rebuild it with `rag index build`") from exc
+
+
+_TABLES = ("meta", "articles", "origins", "chunks", "chunks_fts")
+
+
+def _check_tables(conn: sqlite3.Connection, root: Path) -> None:
+    """A catalog from elsewhere must have this version's tables before anything is read from it."""
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    missing = [t for t in _TABLES if t not in names]
+    if missing:
+        raise IndexInvalid(f"index at {root} has no {', '.join(missing)} table: it is not an index this program "
+                           "wrote; rebuild it with `rag index build`")
 
 
 def _info(meta: dict[str, str], root: Path) -> IndexInfo:
@@ -149,21 +215,39 @@ def _vector_file(root: Path, generation: int) -> Path:
 
 
 def _load_vectors(conn: sqlite3.Connection, root: Path, info: IndexInfo) -> VectorIndex:
-    """The FAISS index for the generation the connection's transaction sees, verified against SQLite."""
+    """The FAISS index for the generation the connection's transaction sees, verified against SQLite: same
+    dimension, same chunk ids, and a sample of vectors equal to their blobs (a file from another index or
+    another generation with the same ids is not served)."""
     ids = np.fromiter((r[0] for r in conn.execute("SELECT id FROM chunks ORDER BY id")), dtype=np.int64)
     path = _vector_file(root, info.generation)
     if path.is_file():
         try:
             vectors = VectorIndex.read(path)
-            if vectors.dim == info.dim and len(vectors) == len(ids) and np.array_equal(np.sort(vectors.ids()), ids):
+            if vectors.dim == info.dim and len(vectors) == len(ids) and np.array_equal(np.sort(vectors.ids()), ids) \
+                    and _sample_matches(conn, vectors, ids):
                 return vectors
         except RuntimeError:
             pass  # unreadable file: fall through to the rebuild
-    return _vectors_from_blobs(conn, info.dim)
+    return _vectors_from_blobs(conn, info.dim, root)
 
 
-def _vectors_from_blobs(conn: sqlite3.Connection, dim: int) -> VectorIndex:
+#: Vectors compared with their SQLite blobs when a FAISS file is loaded (evenly spread over the chunk ids).
+VERIFY_SAMPLE = 32
+
+
+def _sample_matches(conn: sqlite3.Connection, vectors: VectorIndex, ids: np.ndarray) -> bool:
+    if not len(ids):
+        return True
+    picks = np.unique(ids[np.linspace(0, len(ids) - 1, min(VERIFY_SAMPLE, len(ids))).astype(np.int64)]).tolist()
+    rows = conn.execute(f"SELECT id, vector FROM chunks WHERE id IN ({','.join('?' * len(picks))})", picks)
+    return all(np.array_equal(vectors.reconstruct(i), np.frombuffer(blob, np.float32)) for i, blob in rows)
+
+
+def _vectors_from_blobs(conn: sqlite3.Connection, dim: int, root: Path | None = None) -> VectorIndex:
     rows = conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+    if any(len(r[1]) != 4 * dim for r in rows):
+        raise IndexInvalid(f"index at {root} records {dim}-dimensional vectors but its chunks hold vectors of "
+                           "another size: rebuild it with `rag index build`")
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim) \
         if rows else np.zeros((0, dim), np.float32)
@@ -283,7 +367,12 @@ class Store:
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._vectors: dict[int, VectorIndex] = {}
-        self.info = _info(_read_meta(self._conn()), self.root)
+        try:
+            conn = self._conn()
+        except OSError as exc:
+            raise IndexInvalid(f"cannot open the index at {self.root}: {exc.strerror or exc}") from exc
+        self.info = _info(_read_meta(conn, self.root), self.root)
+        _check_tables(conn, self.root)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -305,7 +394,7 @@ class Store:
         conn = self._conn()
         conn.execute("BEGIN")
         try:
-            info = _info(_read_meta(conn), self.root)
+            info = _info(_read_meta(conn, self.root), self.root)
             with self._lock:
                 vectors = self._vectors.get(info.generation)
                 if vectors is None:
@@ -346,11 +435,12 @@ class Writer:
             raise
 
     def _open(self, embedder_spec: str, identity: str, dim: int, chunking: str, fresh: bool) -> None:
-        self.conn = _connect(self.root)
-        meta = _read_meta(self.conn) if self._has_meta() else {}
+        self.conn = _connect(self.root, write=True)
+        meta = _read_meta(self.conn, self.root) if self._has_meta() else {}
         self.conn.execute("BEGIN IMMEDIATE")
         if meta and not fresh:
             info = _info(meta, self.root)
+            _check_tables(self.conn, self.root)
             if info.identity != identity or info.dim != dim:
                 self.conn.execute("ROLLBACK")
                 raise EmbedderMismatch(
@@ -454,6 +544,8 @@ class Writer:
         self.conn.execute("COMMIT")
         faults.point("after-commit")
         self.info = _info(_read_meta(self.conn), self.root)
+        for tmp in self.root.glob(".vectors-*.tmp-*"):  # left by a writer that died (we hold the lock)
+            tmp.unlink(missing_ok=True)
         for old in self.root.glob(VECTOR_GLOB):  # keep this generation and the one before, for readers in flight
             try:
                 if int(old.stem.split("-")[1]) < generation - 1:

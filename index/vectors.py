@@ -37,12 +37,19 @@ class VectorIndex:
         return cls(faiss.read_index(str(path)))
 
     def write(self, path: Path) -> None:
+        """Write aside, fsync, rename. FAISS's bytes go through a Python file so a full disk or an I/O error is
+        a real OSError (errno and all), not FAISS's RuntimeError; a failed write leaves no temporary file."""
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        faiss.write_index(self._index, str(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        faults.point("vectors-written")
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as fh:
+                faiss.write_index(self._index, faiss.PyCallbackIOWriter(fh.write))
+                fh.flush()
+                os.fsync(fh.fileno())
+            faults.point("vectors-written")
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         _fsync_dir(path.parent)
 
     @property

@@ -216,11 +216,11 @@ def _filters(since: str | None, until: str | None, sources: tuple[str, ...]):
     return Filters(iso(since, "--since"), iso(until, "--until"), tuple(sources))
 
 
-def _render(answer: Any, color: bool) -> str:
+def _render(answer: Any, color: bool, with_answer: bool = True) -> str:
     """The answer, then numbered sources with the supporting sentence marked inside each passage."""
     from .messages import message
 
-    lines = [answer.text, ""]
+    lines = [answer.text, ""] if with_answer else [""]
     shown = answer.related if answer.refused else answer.citations
     if shown:
         lines.append(message("related" if answer.refused else "sources", answer.language) + ":")
@@ -274,21 +274,38 @@ def ask(ctx: click.Context, question: tuple[str, ...], k: int | None, sources: t
         if as_json:
             _dump(pipe.ask(text, k=k, filters=filters, answerer=answerer).to_json())
             return
-        gen = pipe.stream(text, k=k, filters=filters, answerer=answerer)
-        answer = _consume(gen)
-        click.echo(_render(answer, color=sys.stdout.isatty()))
+        _show(pipe, pipe.stream(text, k=k, filters=filters, answerer=answerer), answerer)
     except ValueError as exc:
         raise Fail(str(exc)) from exc
     finally:
         pipe.close()
 
 
-def _consume(gen: Any) -> Any:
+def _show(pipe: Any, gen: Any, answerer: str | None) -> Any:
+    """Print an answer as it streams (on a terminal), then its sources; returns the final Answer.
+
+    Extractive answers stream whole sentences, an LLM streams tokens. The final answer is printed again
+    only when it differs from what streamed (an LLM's citations renumbered or checked, a fallback).
+    """
+    live = sys.stdout.isatty()
+    sep = " " if pipe.answerer(answerer).name == "extractive" else ""
+    streamed: list[str] = []
     while True:
         try:
-            next(gen)
+            piece = next(gen)
         except StopIteration as done:
-            return done.value
+            answer = done.value
+            break
+        if live:
+            click.echo((sep if streamed else "") + piece, nl=False)
+        streamed.append(piece)
+    if live:
+        click.echo("")
+    same = live and (sep.join(streamed).strip() == answer.text.strip())
+    if live and not same:
+        click.echo("—")
+    click.echo(_render(answer, color=live, with_answer=not same))
+    return answer
 
 
 @main.command("chat")
@@ -321,14 +338,15 @@ def chat(ctx: click.Context, k: int | None, sources: tuple[str, ...], since: str
                 conversation.reset()
                 click.echo("— new conversation —")
                 continue
+            if conversation.queries:
+                resolved = conversation.resolve(line)
+                if resolved != line and pipe.answerer(answerer).name == "extractive":
+                    click.echo(f"(searched: {resolved})")
             try:
-                answer = pipe.ask(line, conversation, k=k, filters=filters, answerer=answerer)
+                _show(pipe, pipe.stream(line, conversation, k=k, filters=filters, answerer=answerer), answerer)
             except ValueError as exc:
                 click.echo(f"rag: {exc}", err=True)
                 continue
-            if answer.meta.get("query") and answer.meta["query"] != line:
-                click.echo(f"(searched: {answer.meta['query']})")
-            click.echo(_render(answer, color=sys.stdout.isatty()))
             click.echo("")
     finally:
         pipe.close()

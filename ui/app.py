@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -50,27 +49,26 @@ def settings_from_args() -> Settings:
 
 
 @st.cache_resource(show_spinner="Loading the index and the model…", max_entries=4)
-def load_pipeline(index_dir: str, catalog_id: int, settings: Settings) -> tuple[Pipeline, threading.RLock]:
+def load_pipeline(index_dir: str, catalog_id: int, settings: Settings) -> Pipeline:
     """One Pipeline per index per process, shared by every browser tab: models and vectors load once.
 
     The key is the index path plus the catalog file's inode, so a different index, or one rebuilt from
     scratch at the same path, gets a fresh Pipeline; a plain update needs none (the Store reloads its
-    vectors on a new generation). The lock serializes use of the Store's single SQLite connection
-    between sessions (each question is one read transaction on it).
+    vectors on a new generation). Sharing is safe: the Store gives each thread its own SQLite connection.
     """
-    return Pipeline(settings), threading.RLock()
+    return Pipeline(settings)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def archive(index_dir: str, generation: int, _pipe: Pipeline, _lock: threading.RLock) -> tuple[dict, list[str]]:
+def archive(index_dir: str, generation: int, _pipe: Pipeline) -> tuple[dict, list[str]]:
     """Archive figures and source names, recomputed only when the index generation changes."""
-    with _lock, _pipe.store.snapshot() as snap:
+    with _pipe.store.snapshot() as snap:
         return snap.status(Path(index_dir)), snap.sources()
 
 
-def article_dialog(pipe: Pipeline, lock: threading.RLock, article_id: str, span: tuple[int, int] | None) -> None:
+def article_dialog(pipe: Pipeline, article_id: str, span: tuple[int, int] | None) -> None:
     """"Read the whole article": the full text from the index, the cited sentence highlighted."""
-    with lock, pipe.store.snapshot() as snap:
+    with pipe.store.snapshot() as snap:
         record = snap.article(article_id)
     if record is None:
         html(render.note_html("This article is no longer in the archive.", "warn"))
@@ -81,7 +79,7 @@ def article_dialog(pipe: Pipeline, lock: threading.RLock, article_id: str, span:
 show_article = st.dialog("المقال كاملاً · The whole article", width="large")(article_dialog)
 
 
-def show_sources(turn: int, answer: Answer, pipe: Pipeline, lock: threading.RLock) -> None:
+def show_sources(turn: int, answer: Answer, pipe: Pipeline) -> None:
     """The numbered sources under an answer; each opens to its passage, then to the whole article."""
     query = answer.meta.get("query")
     if query and query != answer.question.strip():
@@ -93,12 +91,12 @@ def show_sources(turn: int, answer: Answer, pipe: Pipeline, lock: threading.RLoc
         with st.expander(render.citation_label(c)):
             html(render.citation_html(c, highlight=not answer.refused))
             if st.button("اقرأ المقال كاملاً · Read the whole article", key=f"full-{turn}-{c.number}"):
-                show_article(pipe, lock, c.article_id, None if answer.refused else c.span)
+                show_article(pipe, c.article_id, None if answer.refused else c.span)
     for note in answer.notes:
         html(render.note_html(note))
 
 
-def show_turn(i: int, turn: Turn, pipe: Pipeline, lock: threading.RLock) -> None:
+def show_turn(i: int, turn: Turn, pipe: Pipeline) -> None:
     with st.chat_message("user"):
         html(render.question_html(turn.question))
     with st.chat_message("assistant"):
@@ -106,10 +104,10 @@ def show_turn(i: int, turn: Turn, pipe: Pipeline, lock: threading.RLock) -> None
             html(render.note_html(turn.error or "", "error"))
             return
         html(render.answer_html(turn.answer))
-        show_sources(i, turn.answer, pipe, lock)
+        show_sources(i, turn.answer, pipe)
 
 
-def ask(question: str, pipe: Pipeline, lock: threading.RLock, filters: Filters, k: int, answerer: str) -> None:
+def ask(question: str, pipe: Pipeline, filters: Filters, k: int, answerer: str) -> None:
     """One chat turn: stream the answer sentence by sentence, then show it with its sources."""
     state = st.session_state
     turn = len(state.turns)
@@ -125,10 +123,7 @@ def ask(question: str, pipe: Pipeline, lock: threading.RLock, filters: Filters, 
             gen = pipe.stream(question, state.conversation, k=k, filters=filters, answerer=answerer)
             try:
                 while True:
-                    # Locked per step, not per answer: no snapshot stays open between yields, so another
-                    # tab waits for one retrieval at most, never for this whole stream to be shown.
-                    with lock:
-                        part = next(gen)
+                    part = next(gen)
                     if parts:
                         time.sleep(max(0.0, shown_at + STREAM_STEP_SECONDS - time.monotonic()))
                     parts.append(part)
@@ -145,7 +140,7 @@ def ask(question: str, pipe: Pipeline, lock: threading.RLock, filters: Filters, 
             return
         state.turns.append(Turn(question, answer))
         html(render.answer_html(answer), slot)
-        show_sources(turn, answer, pipe, lock)
+        show_sources(turn, answer, pipe)
 
 
 def start_uploads(files: list[Any], settings: Settings, pipe: Pipeline) -> ingest.UpdateJob:
@@ -226,13 +221,12 @@ def job_panel() -> None:
     panel()
 
 
-def sidebar(settings: Settings, pipe: Pipeline, lock: threading.RLock) -> tuple[Filters, int, str]:
+def sidebar(settings: Settings, pipe: Pipeline) -> tuple[Filters, int, str]:
     state = st.session_state
     with st.sidebar:
         st.header("الأرشيف · Archive")
-        with lock:
-            generation = pipe.store.generation_on_disk()
-        status, sources = archive(str(settings.index_dir), generation, pipe, lock)
+        generation = pipe.store.generation_on_disk()
+        status, sources = archive(str(settings.index_dir), generation, pipe)
         html(render.status_html(status))
         st.subheader("البحث · Search")
         since = st.date_input("من · From", value=None, min_value=OLDEST, max_value=NEWEST, key="since")
@@ -272,7 +266,7 @@ def main() -> None:
     settings = settings.with_overrides(index_dir=Path(settings.index_dir).expanduser().resolve())
     catalog = catalog_path(settings.index_dir)
     try:
-        pipe, lock = load_pipeline(str(settings.index_dir), catalog.stat().st_ino if catalog.exists() else -1,
+        pipe = load_pipeline(str(settings.index_dir), catalog.stat().st_ino if catalog.exists() else -1,
                                    settings)
     except (PipelineError, ValueError, OSError) as exc:
         st.error(render.md_plain(str(exc)))
@@ -283,16 +277,16 @@ def main() -> None:
     state.setdefault("job", None)
     state.setdefault("uploader", 0)
 
-    filters, k, answerer = sidebar(settings, pipe, lock)
+    filters, k, answerer = sidebar(settings, pipe)
     st.title("أرشيف الأخبار · News archive")
     if not state.turns:
         st.caption("اسأل عن الأخبار المؤرشفة؛ كل إجابة تستشهد بمصادرها. · "
                    "Ask about the archived news; every answer cites its sources.")
     for i, turn in enumerate(state.turns):
-        show_turn(i, turn, pipe, lock)
+        show_turn(i, turn, pipe)
     question = st.chat_input("اكتب سؤالك بالعربية أو بالإنجليزية · Ask in Arabic or English", max_chars=2000)
     if question and question.strip():
-        ask(question.strip(), pipe, lock, filters, k, answerer)
+        ask(question.strip(), pipe, filters, k, answerer)
 
 
 main()

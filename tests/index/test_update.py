@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from index.lock import IndexLocked
 from index.store import Store, Writer
 from index.update import update_index
 from rag.cli import main
-from tests.conftest import SEED_DIR, CountingEmbedder
+from tests.conftest import SEED_DIR
 
 TITLE_0 = "أمريكا تعلق على مفاوضات روسيا وكوريا الشمالية: جديدة ومثيرة للقلق"
 TITLE_1 = "شاركت في معارك كورسك.. كوريا الشمالية تؤكد رسميا إرسال قوات إلى روسيا"

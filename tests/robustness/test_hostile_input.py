@@ -152,11 +152,12 @@ def test_hostile_files_end_to_end(tmp_path, seed_index, embedder):
     # a 50 MB article: refused with the limit named, without reading it into memory
     big = tmp_path / "big"
     big.mkdir()
-    unit = "في المدينة خبر طويل جدا " * 40 + "\n"
-    with open(big / "huge.txt", "w", encoding="utf-8") as fh:
-        fh.write("خبر ضخم\n")
+    unit = ("في المدينة خبر طويل جدا " * 40 + "\n").encode("utf-8") * 100
+    with open(big / "huge.txt", "wb") as fh:
+        fh.write("خبر ضخم\n".encode("utf-8"))
         while fh.tell() < 50 * 1024 * 1024:
-            fh.write(unit * 100)
+            fh.write(unit)
+        fh.truncate(50 * 1024 * 1024)
     code3, out3, err3, rss_big = run_measured(rag_cmd(index, "index", "update", big, "--json"), tmp_path,
                                               rag_env(tmp_path))
     assert code3 == 3 and "huge.txt" in err3 and "50.0 MB" in err3 and "20 MB limit" in err3, err3
