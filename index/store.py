@@ -21,11 +21,11 @@ import shutil
 import sqlite3
 import threading
 import time
-from urllib.parse import quote
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
+from urllib.parse import quote
 
 import numpy as np
 
@@ -128,13 +128,19 @@ def _connect(root: Path, write: bool = False) -> sqlite3.Connection:
     are the OSError they really are."""
     try:
         conn = sqlite3.connect(catalog_path(root), isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error:
+            conn.close()
+            raise
         return conn
     except sqlite3.OperationalError as exc:
         if not write and not os.access(root, os.W_OK):
             return _connect_read_only(root, exc)
-        raise storage_error(exc, root) from exc
+        if (err := storage_error(exc, root)) is exc:
+            raise
+        raise err from exc
     except sqlite3.DatabaseError as exc:
         raise IndexInvalid(f"{catalog_path(root)} is not a readable index catalog ({exc}): move the folder {root} "
                            "away and build the index again with `rag index build`") from exc
@@ -149,7 +155,9 @@ def _connect_read_only(root: Path, cause: sqlite3.OperationalError) -> sqlite3.C
     try:
         return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
     except sqlite3.Error:
-        raise storage_error(cause, root) from cause
+        if (err := storage_error(cause, root)) is cause:
+            raise cause from None
+        raise err from cause
 
 
 #: SQLite primary result codes that are really the file system speaking.
@@ -430,8 +438,12 @@ class Writer:
         self._lock = WriterLock(self.root).acquire()
         try:
             self._open(embedder_spec, identity, dim, chunking, fresh)
-        except BaseException:
+        except BaseException as exc:
+            if getattr(self, "conn", None) is not None:
+                self.conn.close()  # and with it the write transaction _open began
             self._lock.release()
+            if isinstance(exc, sqlite3.OperationalError) and (err := storage_error(exc, self.root)) is not exc:
+                raise err from exc
             raise
 
     def _open(self, embedder_spec: str, identity: str, dim: int, chunking: str, fresh: bool) -> None:
@@ -462,7 +474,7 @@ class Writer:
                 ("created_at", stamp), ("updated_at", stamp)])
             self.rechunk = False
         self.conn.execute("UPDATE meta SET value = ? WHERE key = 'chunking'", (chunking,))
-        self.info = _info(_read_meta(self.conn), self.root)
+        self.info = _info(_read_meta(self.conn, self.root), self.root)
         self.vectors = _load_vectors(self.conn, self.root, self.info) if meta and not fresh \
             else VectorIndex.empty(dim)
 
@@ -558,8 +570,11 @@ class Writer:
     def close(self) -> None:
         """Roll back anything not committed and release the lock."""
         try:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            try:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # e.g. a disk I/O error: closing the connection discards the transaction anyway
             self.conn.close()
         finally:
             self._lock.release()
@@ -567,5 +582,8 @@ class Writer:
     def __enter__(self) -> "Writer":
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         self.close()
+        # a full disk, a read-only folder… reach callers as the OSError they are, like the FAISS write's
+        if isinstance(exc, sqlite3.OperationalError) and (err := storage_error(exc, self.root)) is not exc:
+            raise err from exc

@@ -1,7 +1,8 @@
 """The offline answerer: pick the sentences of the retrieved passages that answer the question.
 
-Sentences are scored by meaning (cosine between the question and the sentence, embedded as a passage) plus
-IDF-weighted keyword overlap with the question; never by position. The best sentence leads; a few more
+Sentences are scored by meaning (cosine between the question and the sentence, embedded as a passage),
+IDF-weighted keyword overlap with the question, and how well their passage matched; never by position in
+the article. The best sentence leads; a few more
 join it only when they score close to it, so answers stay short. Every sentence is quoted verbatim from
 its passage and cited to it. When the best evidence is below a threshold calibrated on XQuAD (see
 ``rag eval --calibrate``), the answerer refuses in the question's language and lists what came closest.
@@ -25,14 +26,19 @@ from ..messages import message
 from ..retrieval import Hit, Retrieval
 from .base import Answer, AnswerSentence, Citation, citation_for
 
-#: Weight of keyword overlap next to the cosine (both in [0, 1]); tuned on XQuAD-ar (`rag eval`).
-LEXICAL_WEIGHT = 0.35
+#: Score = sentence cosine + LEXICAL_WEIGHT × keyword overlap + PASSAGE_WEIGHT × the passage's own cosine
+#: − RANK_PENALTY × the passage's rank. Chosen by a sweep on 200 XQuAD-ar and 200 English questions
+#: (sentence features cached, a disjoint sample from the reported evaluation): against (0.35, 0, 0, 0.04)
+#: it raised answer containment .795 → .85 (ar) and .72 → .755 (en), and the refusal separation.
+LEXICAL_WEIGHT = 0.2
+PASSAGE_WEIGHT = 0.5
+RANK_PENALTY = 0.01
 #: Sentences embedded per question at most: the only query-time embedding besides the question's own.
 MAX_CANDIDATES = 16
 #: Sentence vectors kept for reuse (384 floats each: ~6 MB).
 SENTENCE_CACHE = 4096
 #: A further sentence joins the answer only if it scores within this of the best one.
-JOIN_MARGIN = 0.04
+JOIN_MARGIN = 0.06
 
 
 @dataclass
@@ -47,7 +53,8 @@ class _Candidate:
 
     @property
     def score(self) -> float:
-        return self.cosine + LEXICAL_WEIGHT * self.lexical
+        return (self.cosine + LEXICAL_WEIGHT * self.lexical + PASSAGE_WEIGHT * (self.hit.dense or 0.0)
+                - RANK_PENALTY * self.hit_rank)
 
 
 def calibrated_thresholds(answerer: str = "extractive") -> dict[str, float]:

@@ -105,8 +105,8 @@ def rag_cmd(index: Path, *args: Any) -> list[str]:
 def run_rag(index: Path, *args: Any, tmp: Path, timeout: float = 240, **env: str) -> subprocess.CompletedProcess:
     """``rag`` as a child process, bounded: killed (and the test failed) if it runs past ``timeout``."""
     tmp.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(rag_cmd(index, *args), cwd=tmp, env=rag_env(tmp, **env), capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(rag_cmd(index, *args), cwd=tmp, env=rag_env(tmp, **env), check=False,
+                          capture_output=True, text=True, timeout=timeout)
 
 
 class Children:

@@ -20,8 +20,21 @@ from pathlib import Path
 import pytest
 
 from index.update import EMBED_BATCH, update_index
-from .helpers import (IndexState, Story, ask_json, assert_same_index, cli, copy_index, faiss_file_matches,
-                      inspect, leftovers, run_rag, story, write_stories)
+
+from .helpers import (
+    IndexState,
+    Story,
+    ask_json,
+    assert_same_index,
+    cli,
+    copy_index,
+    faiss_file_matches,
+    inspect,
+    leftovers,
+    run_rag,
+    story,
+    write_stories,
+)
 
 BASE = [story(i) for i in range(12)]
 

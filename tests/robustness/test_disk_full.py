@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import sqlite3
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,9 +21,19 @@ from index import vectors as vectors_module
 from index.update import update_index
 from index.vectors import VectorIndex
 
-from .helpers import IndexState, ask_json, assert_same_index, cli, copy_index, inspect, leftovers, story, write_stories
+from .helpers import (
+    IndexState,
+    ask_json,
+    assert_same_index,
+    cli,
+    copy_index,
+    inspect,
+    leftovers,
+    story,
+    write_stories,
+)
 
-BASE = [story(i) for i in range(6)]
+BASE = [story(i) for i in range(40)]   # enough vectors that the FAISS file is one of the writes that can fail
 NEW = [story(0, "z")]
 PROBE = BASE[1]
 
@@ -100,10 +109,10 @@ def test_the_catalog_running_out_of_room(tmp_path, small_index, new_articles, mo
     before = inspect(index)
     real_connect = store_module._connect
 
-    def capped(root):
-        conn = real_connect(root)
+    def capped(root, *args, **kwargs):
+        conn = real_connect(root, *args, **kwargs)
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
-        conn.execute(f"PRAGMA max_page_count = {pages + 1}")
+        conn.execute(f"PRAGMA max_page_count = {pages}")
         return conn
 
     monkeypatch.setattr(store_module, "_connect", capped)
@@ -120,7 +129,7 @@ def tmpfs(mount_point: Path, size: str):
     mount_point.mkdir(parents=True, exist_ok=True)
     try:
         done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
-                              capture_output=True, text=True, timeout=30)
+                              check=False, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         pytest.skip(f"cannot mount a tmpfs here: {exc}")
     if done.returncode != 0:
@@ -128,8 +137,8 @@ def tmpfs(mount_point: Path, size: str):
     try:
         yield mount_point
     finally:
-        if subprocess.run(["umount", str(mount_point)], capture_output=True, timeout=30).returncode != 0:
-            subprocess.run(["umount", "-l", str(mount_point)], capture_output=True, timeout=30)
+        if subprocess.run(["umount", str(mount_point)], check=False, capture_output=True, timeout=30).returncode != 0:
+            subprocess.run(["umount", "-l", str(mount_point)], check=False, capture_output=True, timeout=30)
 
 
 def free_bytes(path: Path) -> int:
@@ -149,30 +158,32 @@ def fill(path: Path, leave: int) -> None:
 
 
 def test_a_really_full_disk(tmp_path, small_index, new_articles):
-    """Fill a tmpfs to several levels; each failed update exits 1 with the reason, the index stays as it was
-    and answers (right away, or — when even a reader's shared-memory file cannot be created — with a clear
-    message until space is freed); with enough room the same update succeeds."""
+    """Fill a tmpfs to a range of levels, so the update runs out of room at a different write each time —
+    opening the catalog (its shared-memory file), writing the FAISS file, committing SQLite's WAL. Each failed
+    update exits 1 with the reason and leaves the index as it was, answering (right away, or — when not even
+    a reader can open it — with the same clear reason until space is freed); with room, the update succeeds."""
     with tmpfs(tmp_path / "disk", "2m") as disk:
         index = copy_index(small_index, disk / "index")
         before = inspect(index)
         filler = disk / "filler"
         failures = []
-        for headroom_kb in (0, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512):
+        for headroom_kb in (0, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 256, 384, 512):
             fill(filler, headroom_kb * 1024)
             result = cli(index, "index", "update", new_articles, "--json")
             if result.exit_code == 0:
                 break
-            failures.append((headroom_kb, result.stderr.strip()))
             assert_failed_cleanly(result, "No space left on device")
+            line = result.stderr.strip()
+            failures.append("open" if "cannot open" in line else "sqlite" if "disk is full" in line else "faiss")
             asked = cli(index, "ask", PROBE.question, "--json", "--k", "1")
-            if asked.exit_code != 0:   # cannot even open it for reading while the disk is full: say so
+            if asked.exit_code != 0:
                 assert_failed_cleanly(asked, "No space left on device")
             filler.unlink()
             assert_previous_index_serves(index, before)
             assert leftovers(index) == []
         else:
             pytest.fail(f"the update never succeeded: {failures}")
-        assert len(failures) >= 2, failures
+        assert len(set(failures)) >= 2, failures   # here: open ×2, faiss ×5, sqlite ×1
         after = inspect(index)
         assert after.generation == before.generation + 1 and after.articles > before.articles
 
@@ -181,7 +192,7 @@ def test_a_read_only_index_folder(tmp_path, small_index, new_articles):
     with tmpfs(tmp_path / "ro", "4m") as disk:
         index = copy_index(small_index, disk / "index")
         before = inspect(index)
-        done = subprocess.run(["mount", "-o", "remount,ro", str(disk)], capture_output=True, text=True, timeout=30)
+        done = subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=False, capture_output=True, text=True, timeout=30)
         if done.returncode != 0:
             pytest.skip(f"cannot remount read-only: {done.stderr.strip()}")
         result = cli(index, "index", "update", new_articles, "--json")
@@ -190,3 +201,16 @@ def test_a_read_only_index_folder(tmp_path, small_index, new_articles):
         assert_previous_index_serves(index, before)
         status = cli(index, "index", "status", "--json")
         assert status.exit_code == 0, status.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through chmod 0o555; the read-only mount test covers it")
+def test_a_folder_without_write_permission(tmp_path, small_index, new_articles):
+    index = copy_index(small_index, tmp_path / "index")
+    before = inspect(index)
+    index.chmod(0o555)
+    try:
+        result = cli(index, "index", "update", new_articles, "--json")
+        assert_failed_cleanly(result, "Permission denied", "previous index is unchanged")
+        assert_previous_index_serves(index, before)
+    finally:
+        index.chmod(0o755)

@@ -9,7 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from index.arabic import keyword_terms
 from index.articles import ReadError, read_file
@@ -17,7 +18,13 @@ from index.chunking import embedding_text
 from index.store import Store
 from index.update import article_id, update_index
 
-from .helpers import assert_same_index, copy_index, inspect, rag_cmd, rag_env, run_measured
+from .helpers import (
+    copy_index,
+    inspect,
+    rag_cmd,
+    rag_env,
+    run_measured,
+)
 
 ARTICLE = ("مجلس المدينة يقر الميزانية\n"
            "أقر مجلس المدينة ميزانية العام المقبل بعد نقاش طويل. وخصص المجلس مبلغا كبيرا لصيانة المدارس.\n")
@@ -82,9 +89,8 @@ def state_of(index: Path):
             arts = {r[0]: r[1:] for r in snap.conn.execute("SELECT id, title, text FROM articles")}
             origins = snap.conn.execute("SELECT article_id, path FROM origins").fetchall()
             chunks = snap.conn.execute("SELECT article_id, start, end, n_tokens FROM chunks").fetchall()
-            fts = lambda word: snap.conn.execute(  # noqa: E731
-                "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", ('"' + word + '"',)).fetchone()[0]
-            hidden = {w: fts(w) for w in SCRIPT_WORDS}
+            hidden = {w: snap.conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
+                                           ('"' + w + '"',)).fetchone()[0] for w in SCRIPT_WORDS}
             zw = snap.keyword(keyword_terms(ZW_WORD), 5)
             zw_articles = {snap.chunks([cid])[cid].article_id for cid, _ in zw}
     finally:
@@ -121,7 +127,7 @@ def test_hostile_files_end_to_end(tmp_path, seed_index, embedder):
     assert "ترميم السوق القديم" in by_title and "إطلاق قمر صناعي" in by_title
     assert by_title["قطع الملف"][1].endswith("الدولي للكتاب في المدينة")   # only the cut letter is gone
     # HTML: only the visible text, in the article and in the keyword index
-    aid, text = by_title["افتتاح متحف الفسيفساء"]
+    _, text = by_title["افتتاح متحف الفسيفساء"]
     assert "لوحات نادرة من العصر الروماني" in text
     for word in SCRIPT_WORDS:
         assert word not in text and hidden[word] == 0, f"{word!r} from a script/style/hidden node was indexed"
@@ -154,7 +160,7 @@ def test_hostile_files_end_to_end(tmp_path, seed_index, embedder):
     big.mkdir()
     unit = ("في المدينة خبر طويل جدا " * 40 + "\n").encode("utf-8") * 100
     with open(big / "huge.txt", "wb") as fh:
-        fh.write("خبر ضخم\n".encode("utf-8"))
+        fh.write("خبر ضخم\n".encode())
         while fh.tell() < 50 * 1024 * 1024:
             fh.write(unit)
         fh.truncate(50 * 1024 * 1024)

@@ -16,16 +16,24 @@ import pytest
 from index.store import IndexInvalid, Store
 from index.vectors import VectorIndex
 
-from .helpers import ROOT, SEED_QUESTION, ask_json, cli, copy_index, inspect, vector_file
+from .helpers import (
+    ROOT,
+    SEED_QUESTION,
+    ask_json,
+    cli,
+    copy_index,
+    inspect,
+    vector_file,
+)
 
 # ------------------------------------------------------------------------------------ no pickle ---
 DANGEROUS = [
-    (re.compile(r"^\s*(import|from)\s+(c?pickle|_pickle|dill|shelve|cloudpickle|joblib)\b", re.M), "imports a pickle module"),
+    (re.compile(r"^\s*(import|from)\s+(c?pickle|_pickle|dill|shelve|cloudpickle|joblib)\b", re.MULTILINE), "imports a pickle module"),
     (re.compile(r"\b(c?pickle|dill|cloudpickle|joblib)\.(loads?|Unpickler)\b"), "unpickles"),
     (re.compile(r"\bread_pickle\s*\("), "unpickles (pandas)"),
     (re.compile(r"allow_dangerous_deserialization"), "allows dangerous deserialization"),
     (re.compile(r"allow_pickle\s*=\s*True"), "loads numpy pickles"),
-    (re.compile(r"\btorch\.load\((?![^)]*weights_only\s*=\s*True)[^)]*\)", re.S), "torch.load without weights_only=True"),
+    (re.compile(r"\btorch\.load\((?![^)]*weights_only\s*=\s*True)[^)]*\)", re.DOTALL), "torch.load without weights_only=True"),
 ]
 
 
