@@ -175,10 +175,12 @@ def storage_error(exc: sqlite3.Error, root: Path) -> OSError | sqlite3.Error:
         read_only = bool(os.statvfs(root).f_flag & os.ST_RDONLY)
     except OSError:
         nearly_full = read_only = False
-    if code == _SQLITE_FULL or nearly_full:
+    if code == _SQLITE_FULL:
         number = errno.ENOSPC
-    elif read_only or code == _SQLITE_READONLY:
+    elif read_only or code == _SQLITE_READONLY:   # before free space: a read-only image reports none
         number = errno.EROFS
+    elif nearly_full:
+        number = errno.ENOSPC
     elif code in (_SQLITE_PERM, _SQLITE_CANTOPEN) or not os.access(root, os.W_OK):
         number = errno.EACCES
     else:

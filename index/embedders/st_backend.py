@@ -31,7 +31,8 @@ class SentenceTransformersEmbedder:
         from sentence_transformers import SentenceTransformer
 
         self._model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         self.max_tokens = int(self._model.max_seq_length or 512)
         self._tokenizer = self._model.tokenizer
         e5_like = "e5" in folder.name.lower()
