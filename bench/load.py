@@ -29,7 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-XQUAD_AR = Path("/work/shared/data/xquad-ar/xquad.ar.json")
+#: XQuAD-ar as shared beside the repository (shared/data/xquad-ar), else as on the development machine.
+XQUAD_AR = next((p for p in (ROOT.parent / "shared" / "data" / "xquad-ar" / "xquad.ar.json",) if p.is_file()),
+                Path("/work/shared/data/xquad-ar/xquad.ar.json"))
 
 
 def _squad_questions(path: Path) -> list[str]:

@@ -1,0 +1,89 @@
+"""The benchmarks' smoke runs: every script end to end on tiny data, so the scripts do not rot.
+
+Benchmarks are not tests: the figures come from the full runs (bench/README.md); here only that each
+script runs and writes a well-formed result. One scratch folder is shared so small indexes are built once.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.common import data_dir
+
+pytestmark = pytest.mark.skipif(data_dir() is None, reason="shared/data (ANT, XQuAD-ar) not found")
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("bench")
+
+
+def _run(module, out: Path) -> dict:
+    result = module.main(["--smoke", "--out", str(out)])
+    name = result["benchmark"]
+    on_disk = json.loads((out / f"{name}-smoke.json").read_text(encoding="utf-8"))
+    assert on_disk["smoke"] is True and on_disk["machine"]["cores"] and on_disk["command"]
+    return result
+
+
+def test_build_and_incremental(out):
+    from bench import build
+
+    r = _run(build, out)
+    assert r["build"]["chunks_embedded"] == r["build"]["chunks"] > 0
+    assert 0 < r["ratio"]["chunks_per_s"]
+    steps = r["incremental"]["steps"]
+    assert [s["only_new_chunks_embedded"] for s in steps] == [True] * len(steps)
+    assert steps[3]["removed"] == 2 and steps[3]["chunks_embedded"] == 0
+
+
+def test_quality(out):
+    from bench import quality
+
+    r = _run(quality, out)
+    assert r["runs"]["ar/ant+xquad"]["chunks"] > r["runs"]["ar/xquad"]["chunks"]
+    assert 0 <= r["runs"]["ar/xquad"]["hybrid"]["R@5"] <= 1
+
+
+def test_scale(out):
+    from bench import scale
+
+    r = _run(scale, out)
+    assert r["chunks"] >= 2000
+    assert r["removal"]["still_listed"] == 0 and r["removal"]["returned_by_search_after"] == 0
+    assert "nprobe=2" in r["sweep"]
+
+
+def test_latency(out):
+    from bench import latency
+
+    r = _run(latency, out)
+    sizes = list(r["sizes"].values())
+    assert len(sizes) == 2 and all(s["retrieval"]["n"] == 8 and s["peak_rss_mb"] > 0 for s in sizes)
+    assert "retrieval_ivf" in sizes[1]
+    assert r["cold_rag_ask"]["median_s"] > 0
+
+
+def test_langchain_baseline(out):
+    from bench import langchain_baseline
+
+    r = _run(langchain_baseline, out)
+    assert r["build"]["langchain"]["chunks"] > 0 and r["latency"]["langchain"]["n"] == 6
+    assert set(r["quality"]["ar"]) == {"ours_hybrid", "ours_dense", "langchain"}
+
+
+def test_st_tokenizer_agreement(out):
+    from bench import st_agreement
+
+    r = _run(st_agreement, out)
+    t = r["tokens"]
+    assert t["passage_mismatches"] == 0 and t["query_mismatches"] == 0 and t["passages"] > 0
+
+
+def test_report_renders(out):
+    from bench import report
+
+    text = report.render(out, smoke=True)
+    assert "Build throughput" in text
