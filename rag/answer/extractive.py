@@ -33,8 +33,12 @@ from .base import Answer, AnswerSentence, Citation, citation_for
 LEXICAL_WEIGHT = 0.2
 PASSAGE_WEIGHT = 0.5
 RANK_PENALTY = 0.01
-#: Sentences embedded per question at most: the only query-time embedding besides the question's own.
-MAX_CANDIDATES = 16
+#: Sentences embedded per question: the best MAX_CANDIDATES by keyword overlap (then passage rank), plus up
+#: to TOP_PASSAGE_EXTRA more from the top passage. This is the only query-time embedding besides the
+#: question's own, so it sets the answer's latency; on the tuning sample, 10 + 4 lost nothing in Arabic and
+#: 0.5 point of English containment against 16 + all, with ~45% fewer sentences embedded on the seed.
+MAX_CANDIDATES = 10
+TOP_PASSAGE_EXTRA = 4
 #: Sentence vectors kept for reuse (384 floats each: ~6 MB).
 SENTENCE_CACHE = 4096
 #: A further sentence joins the answer only if it scores within this of the best one.
@@ -149,7 +153,7 @@ class ExtractiveAnswerer:
         # Embed only the most promising sentences (keyword overlap, then passage rank), plus every sentence
         # of the top passage: dense retrieval found it even where the words differ (English questions).
         cands.sort(key=lambda x: (-x.lexical, x.hit_rank))
-        pool = cands[:MAX_CANDIDATES] + [c for c in cands[MAX_CANDIDATES:] if c.hit_rank == 0]
+        pool = cands[:MAX_CANDIDATES] + [c for c in cands[MAX_CANDIDATES:] if c.hit_rank == 0][:TOP_PASSAGE_EXTRA]
         vecs = self._sentence_vectors([p.text for p in pool])
         cos = vecs @ retrieval.query_vector
         for p, v in zip(pool, cos):
