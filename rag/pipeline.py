@@ -13,6 +13,7 @@ from index.embedders import Embedder, create as create_embedder
 from index.store import EmbedderMismatch, IndexInvalid, IndexMissing, Store
 
 from .answer import Answer, Answerer, create as create_answerer
+from .answer.base import drain
 from .config import Settings
 from .conversation import Conversation
 from .messages import message
@@ -91,12 +92,7 @@ class Pipeline:
 
     def ask(self, question: str, conversation: Conversation | None = None, k: int | None = None,
             filters: Filters = Filters(), answerer: str | None = None) -> Answer:
-        gen = self.stream(question, conversation, k, filters, answerer)
-        while True:
-            try:
-                next(gen)
-            except StopIteration as done:
-                return done.value
+        return drain(self.stream(question, conversation, k, filters, answerer))
 
     def close(self) -> None:
         self.store.close()

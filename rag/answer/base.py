@@ -7,7 +7,7 @@ UI can open the article at that sentence and the JSON output can be checked mech
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Generator, Iterator, Protocol
 
 from ..retrieval import Hit, Retrieval
 
@@ -93,6 +93,15 @@ class Answerer(Protocol):
     def answer(self, question: str, retrieval: Retrieval) -> Answer: ...
 
     def stream(self, question: str, retrieval: Retrieval) -> Iterator[str]: ...
+
+
+def drain(stream: Generator[str, None, Answer]) -> Answer:
+    """Run an answer stream to its end and return the Answer it returns (for callers that don't stream)."""
+    while True:
+        try:
+            next(stream)
+        except StopIteration as done:
+            return done.value
 
 
 AnswererFactory = Callable[..., Answerer]

@@ -21,8 +21,6 @@ What happens to a sentence (see :func:`check`):
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
@@ -33,6 +31,7 @@ from index.embedders import Embedder
 
 from ..retrieval import Hit
 from .base import AnswerSentence, Citation, citation_for
+from .sentence_vectors import CACHE_SIZE as SENTENCE_CACHE, SentenceVectors
 from .prompt import NO_ANSWER
 
 #: Weight of keyword recall next to the cosine: the best balanced accuracy of the grid 0, 0.25, 0.5, 0.75, 1
@@ -59,7 +58,7 @@ CALIBRATION: dict[str, Any] = {
               "kinds": {"en-qa": {"tpr": 0.699, "tnr": 0.915}, "en-sentence": {"tpr": 0.976, "tnr": 0.919}}},
 }
 #: Sentence vectors kept between answers: passages recur across the questions of a session.
-CACHE_SIZE = 4096
+CACHE_SIZE = SENTENCE_CACHE
 
 _MARK = re.compile(r"\[\s*(?:passage|source|المقطع|مقطع|المصدر)?\s*(\d+(?:\s*[,،]\s*\d+)*)\s*\]", re.IGNORECASE)
 _LEADING_MARKS = re.compile(r"^(?:\s*" + _MARK.pattern + r")+", re.IGNORECASE)
@@ -149,30 +148,7 @@ class SupportScorer:
                  cache_size: int = CACHE_SIZE) -> None:
         self.embedder = embedder
         self.lexical_weight = lexical_weight
-        self.cache_size = cache_size
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def vectors(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit vectors of ``texts`` (embedded as passages), in one embedder call for the ones not cached."""
-        with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            fresh = self.embedder.embed_passages(missing)
-            with self._lock:
-                for t, v in zip(missing, fresh):
-                    self._cache[t] = np.asarray(v, dtype=np.float32)
-                    self._cache.move_to_end(t)
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
-        with self._lock:
-            # A text evicted between the two locks (tiny caches, many threads) is embedded again.
-            got = [self._cache.get(t) for t in texts]
-        for i, v in enumerate(got):
-            if v is None:
-                got[i] = np.asarray(self.embedder.embed_passages([texts[i]])[0], dtype=np.float32)
-        dim = getattr(self.embedder, "dim", len(got[0]) if got else 0)
-        return np.vstack(got) if got else np.zeros((0, dim), dtype=np.float32)
+        self.vectors = SentenceVectors(embedder, cache_size)
 
     def matrix(self, sentences: Sequence[str], passages: Sequence[str]) -> list[list[Support]]:
         """Support of every sentence by every passage (texts only; offsets are relative to each passage)."""

@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import json
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import resources
 from typing import Iterator
 
-import numpy as np
 
 from index.arabic import keyword_terms, language, normalize, script, split_sentences
 from index.embedders import Embedder
 
 from ..messages import message
 from ..retrieval import Hit, Retrieval
-from .base import Answer, AnswerSentence, Citation, citation_for
+from .base import Answer, AnswerSentence, Citation, citation_for, drain
+from .sentence_vectors import SentenceVectors
 
 #: Score = sentence cosine + LEXICAL_WEIGHT × keyword overlap + PASSAGE_WEIGHT × the passage's own cosine
 #: − RANK_PENALTY × the passage's rank. Chosen by a sweep on 200 XQuAD-ar and 200 English questions
@@ -39,8 +37,6 @@ RANK_PENALTY = 0.01
 #: 0.5 point of English containment against 16 + all, with ~45% fewer sentences embedded on the seed.
 MAX_CANDIDATES = 10
 TOP_PASSAGE_EXTRA = 4
-#: Sentence vectors kept for reuse (384 floats each: ~6 MB).
-SENTENCE_CACHE = 4096
 #: A further sentence joins the answer only if it scores within this of the best one.
 JOIN_MARGIN = 0.06
 
@@ -82,16 +78,10 @@ class ExtractiveAnswerer:
         self.max_sentences = max(1, max_sentences)
         self.thresholds = calibrated_thresholds() if threshold is None else {"same": threshold, "cross": threshold}
         self.related = related
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._vectors = SentenceVectors(embedder)
 
     def answer(self, question: str, retrieval: Retrieval) -> Answer:
-        stream = self.stream(question, retrieval)
-        while True:
-            try:
-                next(stream)
-            except StopIteration as done:
-                return done.value
+        return drain(self.stream(question, retrieval))
 
     def stream(self, question: str, retrieval: Retrieval) -> Iterator[str]:
         """Yield each answer sentence (with its marker) as it is chosen; return the full Answer."""
@@ -154,27 +144,12 @@ class ExtractiveAnswerer:
         # of the top passage: dense retrieval found it even where the words differ (English questions).
         cands.sort(key=lambda x: (-x.lexical, x.hit_rank))
         pool = cands[:MAX_CANDIDATES] + [c for c in cands[MAX_CANDIDATES:] if c.hit_rank == 0][:TOP_PASSAGE_EXTRA]
-        vecs = self._sentence_vectors([p.text for p in pool])
+        vecs = self._vectors([p.text for p in pool])
         cos = vecs @ retrieval.query_vector
         for p, v in zip(pool, cos):
             p.cosine = float(v)
         pool.sort(key=lambda x: -x.score)
         return pool
-
-    def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
-        """Embed sentences, reusing recent ones: follow-ups and re-asked questions revisit the same passages."""
-        with self._cache_lock:
-            found = {t: self._cache[t] for t in texts if t in self._cache}
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
-        if missing:
-            found.update(zip(missing, self.embedder.embed_passages(missing)))
-        with self._cache_lock:  # shared by the UI's sessions
-            for t in dict.fromkeys(texts):
-                self._cache[t] = found[t]
-                self._cache.move_to_end(t)
-            while len(self._cache) > SENTENCE_CACHE:
-                self._cache.popitem(last=False)
-        return np.vstack([found[t] for t in texts])
 
     def _refusal(self, question: str, retrieval: Retrieval, lang: str, best: float) -> Answer:
         related = tuple(citation_for(i + 1, h, (h.chunk.start, h.chunk.end), h.score)

@@ -42,7 +42,7 @@ from ..config import Settings
 from ..conversation import is_follow_up
 from ..messages import message
 from ..retrieval import Retrieval
-from .base import Answer, AnswerSentence, citation_for
+from .base import Answer, AnswerSentence, citation_for, drain
 from .citations import THRESHOLD_CROSS, THRESHOLD_SAME, SupportScorer, check, is_no_answer
 from .extractive import ExtractiveAnswerer
 from .prompt import build_prompt, rewrite_messages
@@ -242,12 +242,7 @@ class LLMAnswerer:
 
     # ----------------------------------------------------------------------------------------- answer --
     def answer(self, question: str, retrieval: Retrieval) -> Answer:
-        gen = self.stream(question, retrieval)
-        while True:
-            try:
-                next(gen)
-            except StopIteration as done:
-                return done.value
+        return drain(self.stream(question, retrieval))
 
     def stream(self, question: str, retrieval: Retrieval) -> Iterator[str]:
         """Yield the model's text as it arrives; return the checked Answer (or the extractive fallback)."""

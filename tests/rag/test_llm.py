@@ -53,13 +53,6 @@ def fake(*replies: str, recorder: Recorder | None = None) -> GenericFakeChatMode
 
 
 @pytest.fixture(scope="module")
-def pipeline(seed_index: Path, embedder: Any) -> Pipeline:
-    p = Pipeline(Settings(index_dir=seed_index), embedder=embedder)
-    yield p
-    p.close()
-
-
-@pytest.fixture(scope="module")
 def retrieval_ar(pipeline: Pipeline):
     return pipeline.retrieve(Q_AR)
 

@@ -33,13 +33,6 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def pipeline(seed_index: Path, embedder: Any) -> Pipeline:
-    p = Pipeline(Settings(index_dir=seed_index), embedder=embedder)
-    yield p
-    p.close()
-
-
-@pytest.fixture(scope="module")
 def retrieval(pipeline: Pipeline):
     return pipeline.retrieve(Q_AR)
 
