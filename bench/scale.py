@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = parser(__doc__)
     p.add_argument("--articles", type=int, default=FULL_ANT_ARTICLES, help="ANT subset (default: as build.py)")
     p.add_argument("--target", type=int, default=100_000, help="chunks in the scaled index (default 100000)")
-    p.add_argument("--nprobe", default="4,8,16,32,64", help="nprobe values to sweep")
+    p.add_argument("--nprobe", default="16,32,64,79,128", help="nprobe values to sweep (79 = the default at 100k)")
     p.add_argument("--limit", type=int, default=None, help="questions per language (evenly spread; default all)")
     p.add_argument("--retrieval-limit", type=int, default=400,
                    help="of those, questions per language for the whole-retriever comparison (default 400)")

@@ -2,7 +2,7 @@
 
 Why: the exact ``IndexIDMap2(IndexFlatIP)`` reads every vector for every question (100k chunks = 154 MB of
 float32 per search, ~10–20 ms on a laptop core, linear in the archive) and keeps them all in RAM. The IVF
-index scans only ``nprobe`` of ``nlist`` k-means cells and stores each vector in 384 bytes instead of 1,536:
+index scans only ``nprobe`` (a quarter) of ``nlist`` k-means cells and stores each vector in 384 bytes instead of 1,536:
 
 - **trained from the data**: ``nlist = √N`` spherical k-means cells (cosine data), on at most
   ``TRAIN_POINTS_PER_CELL × nlist`` of the vectors; retrained when the archive has grown past ``4 × nlist²``
@@ -35,8 +35,9 @@ from .vectors import VectorIndex
 
 #: Above this many chunks the vector index becomes IVF-SQ8 (exact below). See bench/README.md, "Scale path".
 SWITCH_CHUNKS = 50_000
-#: Cells probed per question: the recall/latency trade-off measured by bench/scale.py.
-DEFAULT_NPROBE = 16
+#: Share of the cells probed per question: the recall/latency trade-off measured by bench/scale.py
+#: (at 100k chunks, √N = 316 cells: a quarter of them keeps R@5 within a point of the exact index).
+NPROBE_SHARE = 0.25
 #: Training sample: at most this many vectors per cell (FAISS warns below 39).
 TRAIN_POINTS_PER_CELL = 64
 KMEANS_ITERATIONS = 12
@@ -59,6 +60,10 @@ def nlist_for(n: int) -> int:
     return max(16, int(math.sqrt(max(n, 1))))
 
 
+def nprobe_for(nlist: int) -> int:
+    return max(8, round(nlist * NPROBE_SHARE))
+
+
 class IVFVectorIndex(VectorIndex):
     """``IndexIVFScalarQuantizer`` (8-bit, inner product) with a hash-table direct map; same API as the exact one."""
 
@@ -69,7 +74,7 @@ class IVFVectorIndex(VectorIndex):
     # -- construction --------------------------------------------------------------------------------------
     @classmethod
     def train(cls, dim: int, ids: np.ndarray, vectors: np.ndarray, nlist: int | None = None,
-              nprobe: int = DEFAULT_NPROBE, seed: int = 1234) -> "IVFVectorIndex":
+              nprobe: int | None = None, seed: int = 1234) -> "IVFVectorIndex":
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         nlist = nlist or nlist_for(len(vectors))
         quantizer = faiss.IndexFlatIP(dim)
@@ -86,7 +91,7 @@ class IVFVectorIndex(VectorIndex):
         train = vectors if len(vectors) <= cap else vectors[np.sort(rng.choice(len(vectors), cap, replace=False))]
         index.train(train)
         index.set_direct_map_type(faiss.DirectMap.Hashtable)
-        index.nprobe = min(nprobe, nlist)
+        index.nprobe = min(nprobe or nprobe_for(nlist), nlist)
         out = cls(index)
         out.add(np.asarray(ids, np.int64), vectors)
         return out
@@ -195,7 +200,7 @@ def for_size(vectors: VectorIndex, threshold: int = SWITCH_CHUNKS,
     if n < threshold // 2:
         return VectorIndex.from_rows(vectors.dim, *full(vectors.vectors))
     if n > 4 * vectors.nlist ** 2:
-        return IVFVectorIndex.train(vectors.dim, *full(vectors.vectors), nprobe=vectors.nprobe)
+        return IVFVectorIndex.train(vectors.dim, *full(vectors.vectors))
     return vectors
 
 
