@@ -144,6 +144,9 @@ def _state_dict(m: Q4Model) -> dict[str, np.ndarray]:
         for ours, theirs in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
             sd[p + theirs + ".weight"] = t[lp + ours + ".w"]
             sd[p + theirs + ".bias"] = t[lp + ours + ".b"]
+    # BertModel has a pooler that mean pooling never uses; zeros keep transformers from reporting it missing
+    sd["pooler.dense.weight"] = np.zeros((H, H), np.float32)
+    sd["pooler.dense.bias"] = np.zeros(H, np.float32)
     return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sd.items()}
 
 
