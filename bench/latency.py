@@ -29,6 +29,9 @@ if __package__ in (None, ""):
 from bench.common import (FULL_ANT_ARTICLES, ROOT, finish, latency_summary, loadavg, log, out_dir,  # noqa: E402
                           parser, peak_rss_mb, spread)
 
+# Like `rag ask` (rag/cli.py _serving); the measuring child processes get it explicitly too.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 COLD_QUESTION = "من هي السفيرة الأمريكية لدى الأمم المتحدة؟"
 
 
@@ -143,7 +146,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(json.dumps(child(args.child, qs, args.ivf)))
         return {}
     if args.smoke:
-        args.articles, args.questions, args.target, args.cold_runs = 12, 8, 2000, 1
+        args.articles, args.questions, args.target, args.cold_runs = 8, 6, 2000, 1
     out = out_dir(args)
     from bench import fixtures
     from index.update import update_index

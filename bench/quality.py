@@ -1,7 +1,7 @@
 """Quality at scale (issue item 4): XQuAD-ar questions with the ANT articles as distractors.
 
     .venv/bin/python bench/quality.py            # all 1,190 questions, Arabic and English, two indexes
-    .venv/bin/python bench/quality.py --smoke    # seconds: one XQuAD article, 12 ANT articles
+    .venv/bin/python bench/quality.py --smoke    # seconds: one XQuAD article, 8 ANT articles
 
 The same questions are asked (with ``rag.evaluate.evaluate``: keyword, dense and hybrid, no answerer) of
 (a) the 240 XQuAD paragraphs alone and (b) the same paragraphs inside the ANT index (``idx-ant<N>-xquad``);
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--limit", type=int, default=None, help="ask an evenly spread sample of this many questions")
     args = p.parse_args(argv)
     if args.smoke:
-        args.articles = 12
+        args.articles = 8
     out = out_dir(args)
     real = fixtures.real_embedder()
     qv = fixtures.query_vectors(out)

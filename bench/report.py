@@ -80,7 +80,7 @@ def latency_section(r: dict[str, Any]) -> list[str]:
     lines = ["", "### 3. Query latency (warm, one question at a time)", "", _stamp(r), "",
              f"{r['questions']} XQuAD-ar questions per index; milliseconds p50 / p95.", "",
              "| index | chunks | retrieval | of which: question embedding | of which: search | full answer | "
-             "retrieval, FAISS 1 thread (search) | retrieval with IVF-SQ8, FAISS 1 thread | peak RSS MB | "
+             "retrieval, FAISS 1 thread (search) | retrieval with IVF-SQ8, FAISS 1 thread | RSS after opening / peak MB | "
              "load 1 min (before → after) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, s in r["sizes"].items():
@@ -94,7 +94,8 @@ def latency_section(r: dict[str, Any]) -> list[str]:
             f"({s['retrieval_faiss_1_thread_search']['p50_ms']} / {s['retrieval_faiss_1_thread_search']['p95_ms']}) | "
             + (f"{ivf['p50_ms']} / {ivf['p95_ms']} (search {s['retrieval_ivf_search']['p50_ms']} / "
                f"{s['retrieval_ivf_search']['p95_ms']}; nprobe {ivf['nprobe']}/{ivf['nlist']})" if ivf else "–")
-            + f" | {s['peak_rss_mb']} | {s['load_before'][0]:.1f} → {s['load_after_answer'][0]:.1f} |")
+            + f" | {s.get('rss_after_open_mb', '–')} / {s['peak_rss_mb']} | {s['load_before'][0]:.1f} → "
+              f"{s['load_after_answer'][0]:.1f} |")
     big = list(r["sizes"].values())[-1]
     g = r["goals"]
     cold = r["cold_rag_ask"]

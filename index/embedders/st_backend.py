@@ -71,7 +71,21 @@ def _identity(folder: Path) -> str:
     meta = folder / "rag_identity.json"  # written by exporters that reproduce another backend's vector space
     if meta.is_file():
         try:
-            return str(json.loads(meta.read_text(encoding="utf-8"))["identity"])
+            info = json.loads(meta.read_text(encoding="utf-8"))
+            # only the exact weights the exporter wrote may claim its vector space (index/export_st.py)
+            if "weights_sha256" not in info or _weights_match(folder, info["weights_sha256"]):
+                return str(info["identity"])
         except (ValueError, KeyError):
             pass
     return f"st:{label}:{digest.hexdigest()[:12]}"
+
+
+def _weights_match(folder: Path, expected: str) -> bool:
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        return False
+    digest = hashlib.sha256()
+    with open(weights, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest() == expected

@@ -61,7 +61,7 @@ def test_latency(out):
 
     r = _run(latency, out)
     sizes = list(r["sizes"].values())
-    assert len(sizes) == 2 and all(s["retrieval"]["n"] == 8 and s["peak_rss_mb"] > 0 for s in sizes)
+    assert len(sizes) == 2 and all(s["retrieval"]["n"] == 6 and s["peak_rss_mb"] > 0 for s in sizes)
     assert "retrieval_ivf" in sizes[1]
     assert r["cold_rag_ask"]["median_s"] > 0
 
