@@ -35,6 +35,17 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 COLD_QUESTION = "من هي السفيرة الأمريكية لدى الأمم المتحدة؟"
 
 
+def _time_retrievals(pipe: Any, questions: list[str]) -> tuple[list[float], list[float]]:
+    """Warm single-question retrieval: whole call and the search part, per question, in seconds."""
+    total, search = [], []
+    for q in questions:
+        t = time.perf_counter()
+        r = pipe.retrieve(q)
+        total.append(time.perf_counter() - t)
+        search.append(r.timings["search"])
+    return total, search
+
+
 def child(index: Path, questions: list[str], ivf_too: bool) -> dict[str, Any]:
     """Runs in its own process: warm latency over ``questions`` against ``index``."""
     import psutil
@@ -77,12 +88,7 @@ def child(index: Path, questions: list[str], ivf_too: bool) -> dict[str, Any]:
 
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
-    total, search = [], []
-    for q in questions:
-        t = time.perf_counter()
-        r = pipe.retrieve(q)
-        total.append(time.perf_counter() - t)
-        search.append(r.timings["search"])
+    total, search = _time_retrievals(pipe, questions)
     out["retrieval_faiss_1_thread"] = latency_summary(total)
     out["retrieval_faiss_1_thread_search"] = latency_summary(search)
     out["faiss_default_threads"] = threads
@@ -100,12 +106,7 @@ def child(index: Path, questions: list[str], ivf_too: bool) -> dict[str, Any]:
         store._vectors[generation] = approx
         del exact
         faiss.omp_set_num_threads(1)
-        total, search = [], []
-        for q in questions:
-            t = time.perf_counter()
-            r = pipe.retrieve(q)
-            total.append(time.perf_counter() - t)
-            search.append(r.timings["search"])
+        total, search = _time_retrievals(pipe, questions)
         out["retrieval_ivf"] = {**latency_summary(total), "nprobe": approx.nprobe, "nlist": approx.nlist}
         out["retrieval_ivf_search"] = latency_summary(search)
     out["rss_after_open_mb"] = round(rss_loaded, 1)
