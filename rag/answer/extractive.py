@@ -90,7 +90,7 @@ class ExtractiveAnswerer:
         best = candidates[0].score if candidates else 0.0
         threshold = self.threshold_for(question, retrieval)
         if not candidates or best < threshold:
-            answer = self._refusal(question, retrieval, lang, best)
+            answer = self._refusal(question, retrieval, lang, best, threshold)
             for s in answer.sentences:
                 yield s.text
             return answer
@@ -151,11 +151,11 @@ class ExtractiveAnswerer:
         pool.sort(key=lambda x: -x.score)
         return pool
 
-    def _refusal(self, question: str, retrieval: Retrieval, lang: str, best: float) -> Answer:
+    def _refusal(self, question: str, retrieval: Retrieval, lang: str, best: float, threshold: float) -> Answer:
         related = tuple(citation_for(i + 1, h, (h.chunk.start, h.chunk.end), h.score)
                         for i, h in enumerate(retrieval.hits[: self.related]))
         return Answer(question, (AnswerSentence(message("refusal", lang), ()),), (), True, lang, self.name,
-                      related=related, evidence=best, meta={"threshold": self.threshold_for(question, retrieval)})
+                      related=related, evidence=best, meta={"threshold": threshold})
 
 
 def _dedupe(chosen: list[_Candidate]) -> list[_Candidate]:
