@@ -360,6 +360,8 @@ def test_a_real_gguf_model_in_process(embedder: Any, seed_index: Path, retrieval
                  llm_max_answer_tokens=160, llm_temperature=0.0)
     answerer = LLMAnswerer(embedder, s)
     answer = answerer.answer(Q_AR, retrieval_ar)
-    assert answer.sentences and answer.text.strip()
-    if answer.answerer == "llm" and not answer.refused:
-        assert any(c.verified for c in answer.citations)
+    # The model itself must answer (a fallback to the extractive answer would hide a broken model or prompt),
+    # and the seed does answer this question, with at least one citation the check verified.
+    assert answer.answerer == "llm", f"fell back to extractive: {answer.meta.get('fallback')}"
+    assert not answer.refused and answer.text.strip()
+    assert any(c.verified for c in answer.citations)

@@ -175,6 +175,8 @@ def test_a_real_endpoint_when_configured(embedder: Any, seed_index: Path, retrie
         pytest.skip("set RAG_TEST_LLM_BASE_URL and RAG_TEST_LLM_MODEL to run against a real endpoint")
     s = Settings(index_dir=seed_index, llm_base_url=base, llm_model=model, llm_timeout=120.0)
     answer = LLMAnswerer(embedder, s).answer(Q_AR, retrieval)
-    assert answer.text.strip()
-    if answer.answerer == "llm" and not answer.refused:
-        assert any(c.verified for c in answer.citations)
+    # The model itself must answer (a fallback to the extractive answer would hide a broken model or prompt),
+    # and the seed does answer this question, with at least one citation the check verified.
+    assert answer.answerer == "llm", f"fell back to extractive: {answer.meta.get('fallback')}"
+    assert not answer.refused and answer.text.strip()
+    assert any(c.verified for c in answer.citations)
