@@ -48,6 +48,16 @@ class Recorder(BaseCallbackHandler):
         self.calls.extend(messages)
 
 
+def collect(gen: Any) -> tuple[list[str], Any]:
+    """The pieces a stream yields and the Answer it returns."""
+    pieces = []
+    while True:
+        try:
+            pieces.append(next(gen))
+        except StopIteration as done:
+            return pieces, done.value
+
+
 def fake(*replies: str, recorder: Recorder | None = None) -> GenericFakeChatModel:
     return GenericFakeChatModel(messages=iter(replies), callbacks=[recorder] if recorder else None)
 
@@ -132,13 +142,8 @@ def test_stream_yields_pieces_before_the_answer_completes(answerer: LLMAnswerer,
     started = time.perf_counter()
     first = next(gen)
     first_at = time.perf_counter() - started
-    pieces = [first]
-    while True:
-        try:
-            pieces.append(next(gen))
-        except StopIteration as done:
-            answer = done.value
-            break
+    rest, answer = collect(gen)
+    pieces = [first, *rest]
     total = time.perf_counter() - started
     assert len(pieces) > 10 and "".join(pieces) == reply
     assert first_at < total / 2  # the first piece came long before the end, not all at once
@@ -149,13 +154,7 @@ def test_stream_yields_pieces_before_the_answer_completes(answerer: LLMAnswerer,
 def test_a_failure_mid_stream_ends_in_the_extractive_answer(answerer: LLMAnswerer, retrieval_ar: Any) -> None:
     with_model(answerer, FakeListChatModel(responses=["السفيرة الأمريكية هي ليندا"], error_on_chunk_number=5))
     gen = answerer.stream(Q_AR, retrieval_ar)
-    pieces = []
-    while True:
-        try:
-            pieces.append(next(gen))
-        except StopIteration as done:
-            answer = done.value
-            break
+    pieces, answer = collect(gen)
     assert "".join(pieces).startswith("السفي")
     assert answer.answerer == "extractive" and answer.meta["fallback"] == "error"
     assert answer.notes[-1].startswith(message("fallback", "ar", reason="X").split("(")[0])
