@@ -3,7 +3,8 @@
 Why this layout:
 - SQLite is the single source of truth, committed atomically: articles, their origins (file + position,
   so identical articles from two files are stored once), chunks with offsets *and their vectors* (float32
-  blobs), and an FTS5 table of normalized, stemmed keyword terms.
+  blobs), an FTS5 table of normalized, stemmed keyword terms, and the same terms as BM25 postings
+  (index/postings.py: scored in numpy, FTS5 stays the record and the fallback for an older index).
 - FAISS (``vectors-<generation>.faiss``) is a fast-loading copy of the vectors, written aside and renamed
   *before* the SQLite commit that names its generation. A crash at any point leaves SQLite at the previous
   generation, whose FAISS file still exists; and if a FAISS file is ever missing or disagrees with SQLite
@@ -29,7 +30,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from . import faults, ivf
+from . import faults, ivf, postings
 from .lock import WriterLock
 from .vectors import VectorIndex
 
@@ -276,27 +277,36 @@ def _blob_rows(conn: sqlite3.Connection, dim: int) -> tuple[np.ndarray, np.ndarr
 class Snapshot:
     """One generation of the index, seen consistently for the length of a ``with store.snapshot()``."""
 
-    def __init__(self, conn: sqlite3.Connection, vectors: VectorIndex, info: IndexInfo) -> None:
+    def __init__(self, conn: sqlite3.Connection, vectors: VectorIndex, info: IndexInfo,
+                 collection: postings.Collection | None = None) -> None:
         self.conn, self.vectors, self.info = conn, vectors, info
+        self.collection = collection  # None: an index without postings, keyword search by FTS5
+        self._allowed: dict[tuple[Any, ...], np.ndarray] = {}
 
     def allowed_ids(self, since: str | None = None, until: str | None = None,
                     sources: Sequence[str] | None = None) -> np.ndarray | None:
-        """Chunk ids that pass the filters, or None when there are no filters (everything allowed)."""
+        """Chunk ids that pass the filters, or None when there are no filters (everything allowed). Remembered
+        for the snapshot: the dense and the keyword search of one question ask for the same filters."""
         where, args = _filter_sql(since, until, sources)
         if not where:
             return None
-        sql = f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where}"
-        return np.fromiter((r[0] for r in self.conn.execute(sql, args)), dtype=np.int64)
+        if (key := (where, *args)) not in self._allowed:
+            sql = f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where}"
+            self._allowed[key] = np.fromiter((r[0] for r in self.conn.execute(sql, args)), dtype=np.int64)
+        return self._allowed[key]
 
     def dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         return self.vectors.search(query, k, allowed)
 
     def keyword(self, terms: Sequence[str], k: int, since: str | None = None, until: str | None = None,
                 sources: Sequence[str] | None = None) -> list[tuple[int, float]]:
-        """BM25 over the FTS5 terms; returns (chunk id, score) with higher = better."""
+        """BM25 (FTS5's, column weights title 0.5, body 1.0); returns (chunk id, score) with higher = better."""
         terms = [t for t in dict.fromkeys(terms) if t]
         if not terms or k <= 0:
             return []
+        if self.collection is not None:
+            return postings.top_k(postings.read(self.conn, terms), self.collection, k,
+                                  self.allowed_ids(since, until, sources))
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
         where, args = _filter_sql(since, until, sources)
         join = "JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id" if where else ""
@@ -306,6 +316,8 @@ class Snapshot:
 
     def known_terms(self, terms: Sequence[str]) -> int:
         """How many of ``terms`` occur anywhere in the keyword index (a cheap language-coverage signal)."""
+        if self.collection is not None:
+            return postings.known(self.conn, terms)
         n = 0
         for t in dict.fromkeys(terms):
             q = '"' + t.replace('"', '""') + '"'
@@ -386,6 +398,7 @@ class Store:
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._vectors: dict[int, VectorIndex] = {}
+        self._collections: dict[int, postings.Collection] = {}  # keyword statistics, by generation
         try:
             conn = self._conn()
         except OSError as exc:
@@ -413,7 +426,8 @@ class Store:
         conn = self._conn()
         conn.execute("BEGIN")
         try:
-            info = _info(_read_meta(conn, self.root), self.root)
+            meta = _read_meta(conn, self.root)
+            info = _info(meta, self.root)
             with self._lock:
                 vectors = self._vectors.get(info.generation)
                 if vectors is None:
@@ -421,8 +435,13 @@ class Store:
                     self._vectors[info.generation] = vectors
                     for old in sorted(self._vectors)[:-2]:  # keep the newest two for snapshots in flight
                         del self._vectors[old]
+                collection = self._collections.get(info.generation)
+                if collection is None and postings.present(meta):
+                    collection = self._collections[info.generation] = postings.Collection.load(conn)
+                    for old in sorted(self._collections)[:-2]:
+                        del self._collections[old]
                 self.info = max(self.info, info, key=lambda i: i.generation)
-            yield Snapshot(conn, vectors, info)
+            yield Snapshot(conn, vectors, info, collection)
         finally:
             conn.execute("COMMIT")
 
@@ -446,6 +465,7 @@ class Writer:
                  fresh: bool = False) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.postings = postings.PendingPostings()
         self._lock = WriterLock(self.root).acquire()
         try:
             self._open(embedder_spec, identity, dim, chunking, fresh)
@@ -471,12 +491,16 @@ class Writer:
                     f"{info.dim} dims); updating it with {identity!r} would mix vectors: rebuild it with "
                     f"`rag index build` (or update with --embedder {info.embedder})")
             self.rechunk = info.chunking != chunking
+            if not postings.present(meta):  # an index from before the postings: build them, in this transaction
+                postings.build(self.conn, self.postings)
         else:
-            for table in ("chunks_fts", "chunks", "origins", "articles", "meta"):
+            for table in ("chunks_fts", "chunks", "origins", "articles", "meta", *postings.TABLES):
                 self.conn.execute(f"DROP TABLE IF EXISTS {table}")
             for stmt in _SCHEMA.strip().split(";\n"):
                 if stmt.strip():
                     self.conn.execute(stmt)
+            postings.create(self.conn)
+            postings.mark_complete(self.conn)
             stamp = now()
             generation = int(meta.get("generation", 0)) if meta else 0
             self.conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", [
@@ -529,6 +553,7 @@ class Writer:
             ids.append(int(cur.lastrowid))
             self.conn.execute("INSERT INTO chunks_fts(rowid, title, body) VALUES (?, ?, ?)",
                               (cur.lastrowid, title_terms, body_terms))
+            self.postings.add_chunk(self.conn, ids[-1], title_terms, body_terms)
         self.vectors.add(np.asarray(ids, np.int64), np.asarray(vectors, np.float32).reshape(len(ids), -1))
         return ids
 
@@ -552,6 +577,7 @@ class Writer:
 
     def remove_article(self, article_id: str) -> None:
         ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
+        self.postings.remove_chunks(self.conn, ids)  # reads their terms from chunks_fts: before deleting it
         self.conn.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
         self.conn.execute("DELETE FROM chunks WHERE article_id = ?", (article_id,))
         self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
@@ -559,6 +585,7 @@ class Writer:
 
     def commit(self) -> int:
         """Publish everything so far as a new generation: FAISS file first, then the SQLite commit."""
+        self.postings.flush(self.conn)  # in this transaction: the generation's postings match its chunks
         generation = self.info.generation + 1
         self.conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(generation),))
         self.conn.execute("UPDATE meta SET value = ? WHERE key = 'updated_at'", (now(),))
