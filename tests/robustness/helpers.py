@@ -1,15 +1,18 @@
 """Shared tools for the robustness tests: a generated Arabic corpus, bounded subprocesses of the real
-``rag`` command, and a full inspection of an index (SQLite rows, FTS rows, FAISS vectors as served)."""
+``rag`` command, and a full inspection of an index (SQLite rows, FTS rows, keyword postings, FAISS vectors as
+served)."""
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from typing import Any
 import numpy as np
 from click.testing import CliRunner
 
+from index import postings as kw
 from index.store import Store
 from index.vectors import VectorIndex
 from rag.cli import main
@@ -174,6 +178,8 @@ class IndexState:
     fts: dict[tuple[str, int], tuple[str, str]]           # → (title terms, body terms)
     vectors: dict[tuple[str, int], np.ndarray]            # → the vector FAISS serves
     ids: dict[tuple[str, int], int]                       # → chunk id
+    postings: dict[str, dict[tuple[str, int], float]]     # term → {chunk key: weighted tf}
+    lengths: dict[tuple[str, int], int]                   # → chunk length in FTS5 tokens
 
     @property
     def chunk_ids(self) -> set[int]:
@@ -184,9 +190,35 @@ def vector_file(root: Path, generation: int) -> Path:
     return Path(root) / f"vectors-{generation:08d}.faiss"
 
 
+def stored_postings(conn: sqlite3.Connection) -> tuple[dict[str, dict[int, float]], dict[int, int]]:
+    """The keyword postings (term → {chunk id: weighted tf}) and chunk lengths as the catalog stores them."""
+    terms = {}
+    for term, ids, tfs in conn.execute("SELECT term, ids, tfs FROM postings"):
+        i, f = kw.decode(ids, tfs)
+        assert np.all(np.diff(i) > 0), f"postings of {term!r} not strictly ascending"
+        terms[term] = dict(zip(i.tolist(), f.tolist()))
+    return terms, dict(conn.execute("SELECT id, length FROM chunk_lengths"))
+
+
+def expected_postings(conn: sqlite3.Connection) -> tuple[dict[str, dict[int, float]], dict[int, int]]:
+    """What the postings must be, derived here from ``chunks_fts``: terms counted from its title and body
+    columns (title 0.5, body 1.0), lengths as FTS5's own token count per row (its fts5vocab instance table)."""
+    terms: dict[str, dict[int, float]] = {}
+    for rowid, title, body in conn.execute("SELECT rowid, title, body FROM chunks_fts"):
+        weighted = Counter({t: 0.5 * n for t, n in Counter(title.split()).items()})
+        weighted.update(Counter(body.split()))
+        for t, f in weighted.items():
+            terms.setdefault(t, {})[rowid] = f
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_instances USING fts5vocab(main, chunks_fts, instance)")
+    lengths = dict(conn.execute("SELECT doc, count(*) FROM temp.fts_instances GROUP BY doc"))
+    lengths.update({r[0]: 0 for r in conn.execute("SELECT rowid FROM chunks_fts") if r[0] not in lengths})
+    return terms, lengths
+
+
 def inspect(root: Path) -> IndexState:
     """Everything an index holds, after checking it is one consistent generation: the same chunk ids in
-    SQLite ``chunks``, ``chunks_fts`` and FAISS, and every served vector equal to its stored blob."""
+    SQLite ``chunks``, ``chunks_fts`` and FAISS, every served vector equal to its stored blob, and the keyword
+    postings and chunk lengths complete and equal to the terms of the chunks in ``chunks_fts``."""
     store = Store(root)
     try:
         with store.snapshot() as snap:
@@ -206,9 +238,18 @@ def inspect(root: Path) -> IndexState:
             articles = {r[0] for r in c.execute("SELECT id FROM articles")}
             assert {k[0] for k in chunks} <= articles, "chunks of a missing article"
             generation = snap.info.generation
+            assert snap.collection is not None, "the index has no complete keyword postings"
+            got_postings, got_lengths = stored_postings(c)
+            want_postings, want_lengths = expected_postings(c)
+            assert got_lengths == want_lengths, "chunk lengths differ from the chunks' FTS5 token counts"
+            assert got_postings == want_postings, "keyword postings differ from the chunks' terms"
+            assert snap.collection.n == len(got_lengths)
     finally:
         store.close()
-    return IndexState(generation, articles, chunks, terms, vectors, ids)
+    key = {cid: k for k, cid in ids.items()}
+    by_key = {t: {key[i]: f for i, f in p.items()} for t, p in got_postings.items()}
+    return IndexState(generation, articles, chunks, terms, vectors, ids, by_key,
+                      {key[i]: n for i, n in got_lengths.items()})
 
 
 def faiss_file_matches(root: Path, state: IndexState) -> bool:
@@ -225,6 +266,7 @@ def assert_same_index(got: IndexState, want: IndexState, tol: float = 1e-6) -> N
                                            f"extra {sorted(got.articles - want.articles)[:5]}")
     assert got.chunks == want.chunks
     assert got.fts == want.fts
+    assert got.postings == want.postings and got.lengths == want.lengths
     worst = max((float(np.abs(got.vectors[k] - want.vectors[k]).max()) for k in want.vectors), default=0.0)
     assert worst <= tol, f"vectors differ from a clean build by up to {worst}"
 
