@@ -38,12 +38,13 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from index.arabic import normalize, split_sentences  # noqa: E402
+from index.arabic import language, normalize, split_sentences  # noqa: E402
 
 #: XQuAD-ar as shared beside the repository (shared/data/xquad-ar), else as on the development machine.
 DEFAULT_DATA = next((p for p in (ROOT.parent / "shared" / "data" / "xquad-ar",) if p.is_dir()),
                     Path("/work/shared/data/xquad-ar"))
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+EXAMPLES = 5  # LLM answers kept verbatim in the JSON, to read what the figures summarize
 
 
 # ------------------------------------------------------------------------------------------ calibration --
@@ -191,6 +192,8 @@ class Tally:
     refused: int = 0
     flagged: int = 0
     fallbacks: int = 0
+    in_language: int = 0      # answers (not refusals) written in the question's language
+    answered: int = 0
     seconds: float = 0.0
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -202,6 +205,7 @@ class Tally:
                 "verified": round(self.verified / self.citations, 3) if self.citations else None,
                 "refused": round(self.refused / n, 3), "flagged_sentences": self.flagged,
                 "fallbacks": self.fallbacks, "fallback_reasons": self.reasons,
+                "in_question_language": round(self.in_language / self.answered, 3) if self.answered else None,
                 "seconds_per_answer": round(self.seconds / n, 2)}
 
 
@@ -269,6 +273,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         answerers = {"extractive": extractive, "llm": llm}
         tallies = {name: Tally() for name in answerers}
         lang = "en" if args.english else "ar"
+        examples: list[dict[str, Any]] = []
         for i, q in enumerate(questions):
             text = q[lang] or q["ar"]
             golds_answer = q[f"gold_{lang}"] or q["gold_ar"]
@@ -285,6 +290,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 t.verified += sum(c.verified for c in answer.citations)
                 t.precise += sum(c.verified and _holds(c.passage, q["gold_ar"]) for c in answer.citations)
                 t.refused += answer.refused
+                if not answer.refused:
+                    t.answered += 1
+                    t.in_language += language(answer.text) == lang
+                if name == "llm" and len(examples) < EXAMPLES:
+                    examples.append({"question": text, "gold": golds_answer, "answer": answer.text,
+                                     "fallback": answer.meta.get("fallback"),
+                                     "citations": [{"n": c.number, "verified": c.verified,
+                                                    "reattributed": c.reattributed,
+                                                    "title": c.title} for c in answer.citations]})
                 t.flagged += sum(s.flagged for s in answer.sentences)
                 if answer.meta.get("fallback"):
                     t.fallbacks += 1
@@ -295,6 +309,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if server is not None:
             server.stop()
     result = {name: t.row() for name, t in tallies.items()}
+    result["examples"] = examples
     result["config"] = {"model": settings.llm_model, "base_url": settings.llm_base_url, "language": lang,
                         "articles": args.articles, "fake": bool(args.fake)}
     return result
@@ -339,6 +354,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         result = run(args)
         print_table(result)
     if args.json_out:
+        from bench.common import command_line, loadavg, machine
+
+        result = {"command": command_line(), "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                  "machine": machine(), "load_after": loadavg(), **result}
         Path(args.json_out).write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
     return result
 

@@ -212,6 +212,28 @@ def st_section(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def llm_section(runs: list[dict[str, Any]]) -> list[str]:
+    """Issue #5's answer-quality run: the LLM answerer beside the extractive one, same retrieval, same questions."""
+    lines = ["", "### 8. LLM answerer: answer quality with a real local model", ""]
+    cols = [("holds_gold", "answer holds gold"), ("cites_gold", "cites gold passage"),
+            ("citation_precision", "citation precision"), ("verified", "citations verified"),
+            ("in_question_language", "in question's language"), ("refused", "refused"),
+            ("flagged_sentences", "flagged sentences"), ("fallbacks", "fell back"), ("seconds_per_answer", "s/answer")]
+    for r in runs:
+        cfg = r["config"]
+        lines += [f"`{r['command']}` — {r['finished']}, model `{cfg['model']}` served on loopback "
+                  f"(bench/serve_gguf.py), {cfg['language']} questions, first {r['llm']['questions']} questions of "
+                  f"the first {cfg['articles']} XQuAD articles (one article per paragraph).", "",
+                  "| answerer | " + " | ".join(h for _, h in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+        for name in ("extractive", "llm"):
+            row = r[name]
+            lines.append(f"| {name} | " + " | ".join("–" if row.get(k) is None else str(row[k]) for k, _ in cols) + " |")
+        if r["llm"].get("fallback_reasons"):
+            lines += ["", f"LLM fallbacks to the extractive answer, by reason: {r['llm']['fallback_reasons']}."]
+        lines.append("")
+    return lines
+
+
 def render(out: Path = OUT, smoke: bool = False) -> str:
     parts: list[str] = []
     b = _load(out, "build", smoke)
@@ -228,6 +250,9 @@ def render(out: Path = OUT, smoke: bool = False) -> str:
         r = _load(out, name, smoke)
         if r:
             parts += fn(r)
+    llm_runs = [r for r in (_load(out, "llm_quality", smoke), _load(out, "llm_quality-en", smoke)) if r]
+    if llm_runs:
+        parts += llm_section(llm_runs)
     if not parts:
         parts = ["### Build throughput", "", "(no results yet)"]
     return "\n".join(parts) + "\n"
