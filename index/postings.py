@@ -13,8 +13,9 @@ does, see :func:`build`).
 
 Terms are the space-separated terms the writer stores in ``chunks_fts`` (``index.arabic.keyword_terms``
 joined by spaces). A chunk's length is FTS5's document length: its tokens over both columns, where a number
-term with inner separators ("3.5", "1,000") is several FTS5 tokens. Matching differs from FTS5 only for such
-terms: FTS5 matches "3.5" as the phrase "3 5" (so also "3,5"); here it is the term "3.5".
+term with inner separators ("3.5", "1,000") is several FTS5 tokens. Matching differs from FTS5 only around such
+terms, on purpose: FTS5 matches the query term "33" inside "33.5" and "3.5" as the phrase "3 5" (so also "3,5");
+here a term matches the same whole term only, as ``keyword_terms`` defines terms.
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ K1, B, MIN_IDF = 1.2, 0.75, 1e-6
 
 #: Buffered postings changes (entries) after which the writer applies them early, inside the same
 #: transaction: bounds a single-transaction build's memory (~20 bytes an entry) without changing what commits.
-FLUSH_ENTRIES = 4_000_000
+FLUSH_ENTRIES = 2_000_000
 
 _IDS, _TFS = np.dtype("<i8"), np.dtype("<f4")
 
@@ -196,7 +197,7 @@ def present(meta: dict[str, str]) -> bool:
 def build(conn: sqlite3.Connection, pending: PendingPostings | None = None, batch: int = 2000) -> int:
     """(Re)build the postings and chunk lengths from ``chunks_fts``, inside the caller's write transaction, and
     mark them complete: the migration of an index written before them. Returns the number of chunks."""
-    pending = pending or PendingPostings()
+    pending = PendingPostings() if pending is None else pending
     drop(conn)
     create(conn)
     last, n = -1, 0
@@ -275,8 +276,10 @@ def top_k(postings: Sequence[tuple[np.ndarray, np.ndarray]], coll: Collection, k
         ids, contrib = ids[keep], contrib[keep]
     if not len(ids):
         return []
-    uniq, inverse = np.unique(ids, return_inverse=True)
-    scores = np.bincount(inverse, weights=contrib, minlength=len(uniq))  # per id, summed in query-term order
+    order = np.argsort(ids, kind="stable")  # stable: each id's terms stay in query order, summed as FTS5 does
+    ids, contrib = ids[order], contrib[order]
+    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+    uniq, scores = ids[starts], np.add.reduceat(contrib, starts)
     if len(uniq) > k:  # everything scoring at least the k-th best, so ties at the cut go by id too
         kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
         near = scores >= kth

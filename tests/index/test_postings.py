@@ -132,6 +132,9 @@ def test_postings_rank_and_score_exactly_like_fts5(corpus):
                 assert_same_ranking(snap.keyword(terms, k), want, k, terms)
             present = sum(t in vocab for t in dict.fromkeys(terms))
             assert snap.known_terms(terms) == present
+        # the one deliberate difference: FTS5 matches a number inside a longer one ("5" in "3.5"); the postings
+        # match whole terms, as keyword_terms makes them
+        assert "5" not in vocab and fts5_bm25(snap.conn, ["5"]) and snap.keyword(["5"], 5) == []
         # the question path: terms from a question, duplicates dropped
         question = "ما هي خطة الحكومة للطاقة الشمسية والطاقة المتجددة؟"
         terms = keyword_terms(question)
