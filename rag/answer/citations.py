@@ -17,6 +17,11 @@ What happens to a sentence (see :func:`check`):
 - no passage does: ``flagged=True``; the passages it cited stay, ``verified=False``; numbers that refer to
   no passage (``[9]`` of 5) are dropped;
 - the sentence says the passages do not answer (the prompt's fixed sentence): kept, not flagged.
+
+Numbers are checked apart from the score: a passage supports a sentence only if every number the sentence
+states (digits, any script, separators ignored) occurs in that passage. Measured with a real 1.5B model, a
+sentence can be *about* its passage, and so score high, while stating a figure the passage never gave
+("surrendered 5 points [1]" where it says 308); for a news archive a wrong figure is the costly error.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from index.arabic import keyword_terms, language, normalize, split_sentences
+from index.arabic import keyword_terms, language, normalize, split_sentences, tokenize
 from index.embedders import Embedder
 
 from ..retrieval import Hit
@@ -119,15 +124,27 @@ def is_no_answer(text: str) -> bool:
     return False
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def number_terms(text: str) -> set[str]:
+    """The numbers ``text`` states, as bare digit strings ("1,000" and "١٠٠٠" → "1000", "08" → "8")."""
+    return {re.sub(r"[.,]", "", t).lstrip("0") or "0" for t in tokenize(text) if _NUMBER.fullmatch(t)}
+
+
 @dataclass(frozen=True)
 class Support:
     """How well one passage supports one sentence; ``span`` is the best supporting sentence of the passage,
-    as offsets into the passage text."""
+    as offsets into the passage text; ``numbers_ok``: every number of the sentence is in the passage."""
 
     score: float
     cosine: float
     lexical: float
     span: tuple[int, int]
+    numbers_ok: bool = True
+
+    def supports(self, threshold: float) -> bool:
+        return self.numbers_ok and self.score >= threshold
 
 
 @dataclass
@@ -158,10 +175,12 @@ class SupportScorer:
         vecs = self.vectors([*sentences, *flat])
         s_vecs, flat_vecs = vecs[: len(sentences)], vecs[len(sentences):]
         p_terms = [set(keyword_terms(p)) for p in passages]
+        p_numbers = [number_terms(p) for p in passages]
         p_sent_terms = [[set(keyword_terms(s)) for s in group] for group in p_sents]
         out: list[list[Support]] = []
         for i, sentence in enumerate(sentences):
             terms = set(keyword_terms(sentence))
+            numbers = number_terms(sentence)
             row: list[Support] = []
             offset = 0
             for j in range(len(passages)):
@@ -174,7 +193,8 @@ class SupportScorer:
                          for c, t in zip(cos, p_sent_terms[j])]
                 best = int(np.argmax(local))
                 cosine = float(np.max(cos))
-                row.append(Support(cosine + self.lexical_weight * lexical, cosine, lexical, p_spans[j][best]))
+                row.append(Support(cosine + self.lexical_weight * lexical, cosine, lexical, p_spans[j][best],
+                                   numbers <= p_numbers[j]))
             out.append(row)
         return out
 
@@ -196,7 +216,8 @@ def check(reply: str, given: Sequence[Hit], scorer: SupportScorer,
     """
     parsed = parse_reply(reply)
     stats: dict[str, Any] = {"sentences": len(parsed), "markers": 0, "out_of_range": [], "verified": 0,
-                             "reattributed": 0, "unsupported": 0, "dropped": 0, "flagged": 0}
+                             "reattributed": 0, "unsupported": 0, "dropped": 0, "flagged": 0,
+                             "numbers_unsupported": 0}
     if not parsed:
         return CheckResult([], [], stats)
     passages = [h.chunk.text for h in given]
@@ -225,7 +246,8 @@ def check(reply: str, given: Sequence[Hit], scorer: SupportScorer,
         valid = [n - 1 for n in sent.markers if 1 <= n <= len(given)]
         stats["out_of_range"].extend(n for n in sent.markers if not 1 <= n <= len(given))
         row = support[i]
-        ok = [j for j in valid if row[j].score >= thresholds[j]]
+        ok = [j for j in valid if row[j].supports(thresholds[j])]
+        stats["numbers_unsupported"] += sum(1 for j in valid if row[j].score >= thresholds[j] and not row[j].numbers_ok)
         if ok:
             stats["verified"] += len(ok)
             stats["dropped"] += len(valid) - len(ok)
@@ -234,8 +256,9 @@ def check(reply: str, given: Sequence[Hit], scorer: SupportScorer,
         if not sent.markers and is_no_answer(sent.text):
             sentences.append(AnswerSentence(sent.text, ()))
             continue
-        best = max(range(len(given)), key=lambda j: row[j].score - thresholds[j], default=None)
-        if best is not None and row[best].score >= thresholds[best]:
+        best = max((j for j in range(len(given)) if row[j].numbers_ok), key=lambda j: row[j].score - thresholds[j],
+                   default=None)
+        if best is not None and row[best].supports(thresholds[best]):
             stats["reattributed"] += 1
             sentences.append(AnswerSentence(sent.text, (cite(best, row[best], True, True),)))
             continue

@@ -21,7 +21,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel, G
 
 from index.arabic import language
 from rag.answer import create
-from rag.answer.citations import is_no_answer, parse_reply
+from rag.answer.citations import is_no_answer, number_terms, parse_reply
 from rag.answer.llm import LLMAnswerer, _ThinkFilter, classify
 from rag.answer.prompt import NO_ANSWER, build_prompt, defuse
 from rag.config import Settings
@@ -197,6 +197,24 @@ def test_an_unsupported_sentence_is_flagged(answerer: LLMAnswerer, retrieval_ar:
     assert [answer.citations[i - 1].verified for i in bad.citations] == [False]
     assert answer.notes == ("لم يمكن التحقق من 1 من جمل هذه الإجابة في المقاطع المعروضة.",)
     assert answer.to_json()["sentences"][1]["flagged"] is True
+
+
+def test_a_number_the_passages_never_state_is_not_verified(answerer: LLMAnswerer, retrieval_ar: Any) -> None:
+    """The sentence is about the cited passage (its score passes), but the year it adds is in no passage."""
+    n = supporting_number(retrieval_ar)
+    assert not any("1997" in h.chunk.text for h in retrieval_ar.hits)
+    reply = f"السفيرة الأمريكية لدى الأمم المتحدة هي {NAME} منذ عام 1997 [{n}]."
+    answer = with_model(answerer, fake(reply)).answer(Q_AR, retrieval_ar)
+    assert answer.answerer == "extractive" and answer.meta["fallback"] == "no_citation"
+    assert answer.meta["citation_check"]["numbers_unsupported"] == 1  # its score passed: the year failed it
+    # the same sentence without the invented year is verified: the number alone made the difference
+    plain = with_model(answerer, fake(GOOD_AR.format(n=n))).answer(Q_AR, retrieval_ar)
+    assert plain.answerer == "llm" and plain.citations[0].verified
+
+
+def test_number_terms_ignore_script_and_separators() -> None:
+    assert number_terms("قتل 1,000 شخص و 3.5 مليون في 08 أغسطس ٢٠٢٣") == {"1000", "35", "8", "2023"}
+    assert number_terms("1,000 people") == {"1000"} and number_terms("no figures here") == set()
 
 
 def test_a_citation_of_a_passage_never_given_is_not_kept(answerer: LLMAnswerer, retrieval_ar: Any) -> None:
