@@ -55,6 +55,10 @@ def build_section(r: dict[str, Any]) -> list[str]:
               f"(goal ≥ {q['goal']}: {_ok(q['chunks_per_s'] >= q['goal'])}). Inside the build, "
               f"{b['embedder_share_of_wall'] * 100:.1f} % of the wall time was spent in `embed_passages`; "
               f"peak RSS {b['peak_rss_mb']} MB; index {b['index_bytes'] / 1e6:.1f} MB on disk."]
+    after = c["after_build"]
+    lines += ["", f"Against the ceiling measured after the build alone: {b['chunks_per_s'] / after['chunks_per_s']:.2f} by "
+              f"chunks/s, {b['tokens_per_s'] / after['tokens_per_s']:.2f} by tokens/s (the two halves of the ceiling "
+              "differ when the machine's load changed between them; the build spans both)."]
     return lines
 
 
@@ -99,10 +103,17 @@ def latency_section(r: dict[str, Any]) -> list[str]:
     big = list(r["sizes"].values())[-1]
     g = r["goals"]
     cold = r["cold_rag_ask"]
-    lines += ["", f"Goal at 100k chunks, retrieval p50 ≤ {g['retrieval_100k_p50_ms']} ms / p95 ≤ "
-              f"{g['retrieval_100k_p95_ms']} ms: "
-              f"{_ok(big['retrieval']['p50_ms'] <= g['retrieval_100k_p50_ms'] and big['retrieval']['p95_ms'] <= g['retrieval_100k_p95_ms'])}"
-              f" (exact index, question embedding included).", "",
+    g50, g95 = g["retrieval_100k_p50_ms"], g["retrieval_100k_p95_ms"]
+    product = big.get("retrieval_ivf") or big["retrieval_faiss_1_thread"]  # what the product serves at 100k
+    search = big.get("retrieval_ivf_search") or big["retrieval_faiss_1_thread_search"]
+    lines += ["", f"Goal at 100k chunks, retrieval p50 ≤ {g50} ms / p95 ≤ {g95} ms, on the path the product serves "
+              f"there (IVF-SQ8 above 50k chunks, FAISS one thread): with the question embedding "
+              f"{product['p50_ms']} / {product['p95_ms']} ms — "
+              f"{_ok(product['p50_ms'] <= g50 and product['p95_ms'] <= g95)}; the search alone (dense + keyword + "
+              f"fusion + collapse) {search['p50_ms']} / {search['p95_ms']} ms — "
+              f"{_ok(search['p50_ms'] <= g50 and search['p95_ms'] <= g95)}. The question embedding "
+              f"({big['retrieval_embed_query']['p50_ms']} ms p50 here) is the 4-bit model's own cost and does not "
+              "grow with the archive.", "",
               f"Cold `rag ask` process on the seed index: median {cold['median_s']} s of {len(cold['runs'])} runs "
               f"({', '.join(map(str, cold['runs']))}; load {', '.join(f'{x:.1f}' for x in cold['load_1min'])}) "
               f"(goal ≤ {g['cold_ask_s']} s: {_ok(cold['median_s'] <= g['cold_ask_s'])})."]
