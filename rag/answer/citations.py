@@ -167,15 +167,17 @@ class SupportScorer:
         self.lexical_weight = lexical_weight
         self.vectors = SentenceVectors(embedder, cache_size)
 
-    def matrix(self, sentences: Sequence[str], passages: Sequence[str]) -> list[list[Support]]:
-        """Support of every sentence by every passage (texts only; offsets are relative to each passage)."""
+    def matrix(self, sentences: Sequence[str], passages: Sequence[str],
+               titles: Sequence[str] | None = None) -> list[list[Support]]:
+        """Support of every sentence by every passage (texts only; offsets are relative to each passage).
+        ``titles``: the passages' article titles, which a sentence may take its numbers from too."""
         p_spans = [split_sentences(p) or [(0, len(p))] for p in passages]
         p_sents = [[p[a:b] for a, b in spans] for p, spans in zip(passages, p_spans)]
         flat = [s for group in p_sents for s in group]
         vecs = self.vectors([*sentences, *flat])
         s_vecs, flat_vecs = vecs[: len(sentences)], vecs[len(sentences):]
         p_terms = [set(keyword_terms(p)) for p in passages]
-        p_numbers = [number_terms(p) for p in passages]
+        p_numbers = [number_terms(p) | number_terms(t) for p, t in zip(passages, titles or [""] * len(passages))]
         p_sent_terms = [[set(keyword_terms(s)) for s in group] for group in p_sents]
         out: list[list[Support]] = []
         for i, sentence in enumerate(sentences):
@@ -221,7 +223,8 @@ def check(reply: str, given: Sequence[Hit], scorer: SupportScorer,
     if not parsed:
         return CheckResult([], [], stats)
     passages = [h.chunk.text for h in given]
-    support = scorer.matrix([p.text for p in parsed], passages) if passages else [[] for _ in parsed]
+    support = scorer.matrix([p.text for p in parsed], passages, [h.chunk.title or "" for h in given]) \
+        if passages else [[] for _ in parsed]
     p_lang = [language(p) for p in passages]
     # One number per supporting sentence (passage + span), as the extractive answerer numbers its quotes:
     # two answer sentences backed by the same passage sentence share it.
