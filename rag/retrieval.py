@@ -1,7 +1,7 @@
 """Hybrid retrieval: dense (FAISS) + keyword (BM25), fused by a language-aware sum of normalized scores.
 
 Why language-aware: an English question over an Arabic archive finds almost nothing by keyword, and a plain
-RRF would let that near-empty, near-random keyword list push good dense hits down. The keyword leg is
+fusion would let that near-empty, near-random keyword list push good dense hits down. The keyword leg is
 weighted by how much of the question's vocabulary the archive knows at all (its keyword *coverage*):
 an Arabic question over Arabic news gets full weight, an English one over the same news ~0.
 
