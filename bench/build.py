@@ -2,7 +2,7 @@
 
 Full run (writes bench/out/build.json and the index bench/out/idx-ant10138 the other benchmarks reuse):
 
-    .venv/bin/python bench/build.py                  # first 1,500 ANT articles, ceiling on 500 sampled chunks
+    .venv/bin/python bench/build.py                  # all 10,138 ANT articles (~65 min here), ceiling on 500 chunks
     .venv/bin/python bench/build.py --skip-build     # the incremental part again, on the index already built
     .venv/bin/python bench/build.py --smoke          # seconds: 8 articles, what CI runs
 
@@ -231,7 +231,6 @@ def incremental(base_index: Path, src: Path, n: int, embedder: Any, work: Path, 
     steps.append(_step(f"delete {delete}", root, f100, embedder))
     # End to end: one more new article through the real command, a whole process timed from outside; each
     # run adds another new article (the median of the runs is the figure).
-
     rag = Path(sys.executable).with_name("rag")
     for i, rec in enumerate(fresh[one + many:one + many + cli_runs]):
         fcli = write_jsonl([rec], folder / f"new-1-cli-{i}.jsonl")
