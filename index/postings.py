@@ -233,26 +233,50 @@ class Collection:
         return cls(len(rows), float(lens.sum()) / len(rows) if rows else 0.0, lengths)
 
 
-def read(conn: sqlite3.Connection, terms: Iterable[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The postings (ids, weighted tfs) of those of ``terms`` that occur anywhere; absent terms are skipped."""
-    out = []
-    for term in terms:
+def read(conn: sqlite3.Connection, terms: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The postings (ids, weighted tfs) of those of ``terms`` that occur anywhere, keyed by term; absent terms
+    are not keys (their count is the question's keyword coverage)."""
+    out = {}
+    for term in dict.fromkeys(terms):
         row = conn.execute("SELECT ids, tfs FROM postings WHERE term = ?", (term,)).fetchone()
         if row:
-            out.append(decode(*row))
+            out[term] = decode(*row)
     return out
-
-
-def known(conn: sqlite3.Connection, terms: Iterable[str]) -> int:
-    """How many of ``terms`` (deduplicated) occur anywhere: a primary-key lookup each."""
-    return sum(conn.execute("SELECT 1 FROM postings WHERE term = ?", (t,)).fetchone() is not None
-               for t in dict.fromkeys(terms))
 
 
 def idf(n: int, df: int) -> float:
     """FTS5's idf: log((N − n + 0.5) / (n + 0.5)), and 1e-6 where that is not positive."""
     value = math.log((n - df + 0.5) / (df + 0.5))
     return value if value > 0.0 else MIN_IDF
+
+
+def _contributions(term_ids: np.ndarray, tfs: np.ndarray, coll: Collection, df: int) -> np.ndarray:
+    """One term's BM25 summand for each of the given chunks of its postings (FTS5's formula, float64);
+    ``df`` is the length of the term's whole postings, whatever part of them is given."""
+    f = tfs.astype(np.float64)
+    norm = K1 * (1.0 - B + B * coll.lengths[term_ids] / coll.avgdl)
+    return idf(coll.n, df) * (f * (K1 + 1.0)) / (f + norm)
+
+
+def scores(postings: Sequence[tuple[np.ndarray, np.ndarray]], coll: Collection,
+           ids: Sequence[int]) -> dict[int, float]:
+    """BM25 (higher = better) of the chunks ``ids`` that contain at least one of the terms; the others are
+    left out. Summed term by term in query order, as :func:`top_k` sums, so a chunk scores the same in both (up to
+    float rounding: numpy may sum a long run pairwise).
+
+    Why: the hybrid retriever scores every dense candidate on the keyword leg too, not only those that made
+    the keyword top-k (a passage the embedding ranks first and BM25 ranks 60th still has its BM25)."""
+    want = np.asarray(list(dict.fromkeys(int(i) for i in ids)), np.int64)
+    if not len(want) or not postings or coll.n == 0:
+        return {}
+    total, matched = np.zeros(len(want), np.float64), np.zeros(len(want), bool)
+    for term_ids, tfs in postings:
+        pos = np.minimum(np.searchsorted(term_ids, want), len(term_ids) - 1)
+        hit = term_ids[pos] == want
+        if hit.any():
+            total[hit] += _contributions(term_ids[pos[hit]], tfs[pos[hit]], coll, len(term_ids))
+            matched |= hit
+    return {int(i): float(s) for i, s in zip(want[matched], total[matched])}
 
 
 def top_k(postings: Sequence[tuple[np.ndarray, np.ndarray]], coll: Collection, k: int,
@@ -263,12 +287,7 @@ def top_k(postings: Sequence[tuple[np.ndarray, np.ndarray]], coll: Collection, k
     if k <= 0 or not postings or coll.n == 0:
         return []
     ids = np.concatenate([i for i, _ in postings])
-    parts = []
-    for term_ids, tfs in postings:
-        f = tfs.astype(np.float64)
-        norm = K1 * (1.0 - B + B * coll.lengths[term_ids] / coll.avgdl)
-        parts.append(idf(coll.n, len(term_ids)) * (f * (K1 + 1.0)) / (f + norm))
-    contrib = np.concatenate(parts)
+    contrib = np.concatenate([_contributions(term_ids, tfs, coll, len(term_ids)) for term_ids, tfs in postings])
     if allowed is not None:
         mask = np.zeros(len(coll.lengths), bool)
         mask[allowed[(allowed >= 0) & (allowed < len(mask))]] = True

@@ -282,6 +282,16 @@ class Snapshot:
         self.conn, self.vectors, self.info = conn, vectors, info
         self.collection = collection  # None: an index without postings, keyword search by FTS5
         self._allowed: dict[tuple[Any, ...], np.ndarray] = {}
+        self._postings: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+
+    def _read_postings(self, terms: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The postings of those of ``terms`` that occur, read once per snapshot: one question's keyword
+        search, its coverage and the keyword scores of its dense candidates all read the same terms."""
+        missing = [t for t in dict.fromkeys(terms) if t not in self._postings]
+        if missing:
+            found = postings.read(self.conn, missing)
+            self._postings.update({t: found.get(t) for t in missing})
+        return [p for t in dict.fromkeys(terms) if (p := self._postings[t]) is not None]
 
     def allowed_ids(self, since: str | None = None, until: str | None = None,
                     sources: Sequence[str] | None = None) -> np.ndarray | None:
@@ -305,7 +315,7 @@ class Snapshot:
         if not terms or k <= 0:
             return []
         if self.collection is not None:
-            return postings.top_k(postings.read(self.conn, terms), self.collection, k,
+            return postings.top_k(self._read_postings(terms), self.collection, k,
                                   self.allowed_ids(since, until, sources))
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
         where, args = _filter_sql(since, until, sources)
@@ -317,13 +327,28 @@ class Snapshot:
     def known_terms(self, terms: Sequence[str]) -> int:
         """How many of ``terms`` occur anywhere in the keyword index (a cheap language-coverage signal)."""
         if self.collection is not None:
-            return postings.known(self.conn, terms)
+            return len(self._read_postings(terms))
         n = 0
         for t in dict.fromkeys(terms):
             q = '"' + t.replace('"', '""') + '"'
             if self.conn.execute("SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1", (q,)).fetchone():
                 n += 1
         return n
+
+    def keyword_scores(self, terms: Sequence[str], ids: Sequence[int]) -> dict[int, float]:
+        """BM25 (as :meth:`keyword` scores it) of the chunks ``ids`` that hold at least one of ``terms``,
+        whether or not they would make a keyword top-k: the hybrid retriever's dense candidates."""
+        terms = [t for t in dict.fromkeys(terms) if t]
+        ids = list(dict.fromkeys(int(i) for i in ids))
+        if not terms or not ids:
+            return {}
+        if self.collection is not None:
+            return postings.scores(self._read_postings(terms), self.collection, ids)
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        marks = ",".join("?" * len(ids))
+        sql = (f"SELECT rowid, bm25(chunks_fts, 0.5, 1.0) FROM chunks_fts "
+               f"WHERE chunks_fts MATCH ? AND rowid IN ({marks})")
+        return {int(r): -float(s) for r, s in self.conn.execute(sql, [match, *ids])}
 
     def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRecord]:
         ids = list(dict.fromkeys(int(i) for i in ids))

@@ -125,7 +125,7 @@ def test_postings_rank_and_score_exactly_like_fts5(corpus):
         vocab = vocabulary(snap.conn)
         assert len(vocab) > 60 and {"3.5", "1,000", "حكوم", "oil"} <= set(vocab)
         # some terms are in more than half the chunks: FTS5 floors their idf, and so must the postings
-        assert any(kw.idf(n, len(ids)) == kw.MIN_IDF for ids, _ in kw.read(snap.conn, vocab))
+        assert any(kw.idf(n, len(ids)) == kw.MIN_IDF for ids, _ in kw.read(snap.conn, vocab).values())
         for terms in queries(vocab):
             want = fts5_bm25(snap.conn, terms)
             for k in (3, 50):
@@ -290,3 +290,56 @@ def test_merge_keeps_ids_ascending_and_refuses_a_duplicate():
         kw.merge(ids, tfs, np.array([5], np.int64), np.array([1.0], np.float32), np.zeros(0, np.int64))
     assert kw.count_terms("حكوم طاقه", "حكوم 1,000.5 oil") == ({"حكوم": 1.5, "طاقه": 0.5, "1,000.5": 1.0,
                                                               "oil": 1.0}, 7)
+
+
+def test_keyword_scores_give_any_chunk_its_bm25_as_the_ranking_does(corpus):
+    """The hybrid retriever asks for the BM25 of its dense candidates outside the keyword top-k: each must be
+    the score the keyword ranking of the same backend gives that chunk, on the postings and on the FTS5
+    fallback alike (the ranking itself is checked against FTS5 above)."""
+    _, index = corpus
+    store = Store(index)
+    with store.snapshot() as snap:
+        vocab = vocabulary(snap.conn)
+        every = [r[0] for r in snap.conn.execute("SELECT id FROM chunks")] + [10**9]  # and an id never stored
+        rng = random.Random(5)
+        probes = [[t] for t in vocab] + [rng.sample(vocab, 3) for _ in range(300)] + [ABSENT, [vocab[0], *ABSENT]]
+        coll = snap.collection
+        for backend in (coll, None):
+            snap.collection = backend
+            for terms in probes:
+                want = dict(snap.keyword(terms, len(every)))
+                some = rng.sample(every, 5)
+                for ids in (every, some, []):
+                    got = snap.keyword_scores(terms, ids)
+                    expected = {i: s for i, s in want.items() if i in ids and i in dict.fromkeys(every)}
+                    assert set(got) == set(expected), (terms, backend is None)
+                    for i, s in got.items():
+                        assert s == pytest.approx(expected[i], rel=1e-6, abs=1e-12), (terms, i)
+        # numbers match whole terms on the postings ("5" is not in "3.5"), as in the ranking
+        snap.collection = coll
+        assert snap.keyword_scores(["5"], every) == {}
+    store.close()
+
+
+def test_hybrid_scores_dense_candidates_on_the_keyword_leg_too(corpus, embedder):
+    """With one candidate per leg, the dense candidate is not on the keyword list, yet it holds question terms:
+    its fused score must be its normalized cosine (1.0, alone on its list) plus its BM25 over the keyword
+    list's best, not the leg's floor of 0."""
+    from rag.retrieval import HybridRetriever, Query
+
+    _, index = corpus
+    store = Store(index)
+    retriever = HybridRetriever(store, embedder)
+    question = "أسعار النفط في الأسواق"
+    dense = retriever.run(Query(question, k=1, candidates=1, mode="dense")).hits[0]
+    keyword = retriever.run(Query(question, k=1, candidates=1, mode="keyword")).hits[0]
+    everything = {h.chunk.id: h.keyword for h in retriever.run(Query(question, k=50, mode="keyword")).hits}
+    assert dense.chunk.id != keyword.chunk.id and dense.chunk.id in everything  # what the test is about
+    r = retriever.run(Query(question, k=2, candidates=1))
+    assert r.keyword_weight == 1.0
+    got = {h.chunk.id: h for h in r.hits}
+    assert set(got) == {dense.chunk.id, keyword.chunk.id}
+    assert got[dense.chunk.id].keyword == pytest.approx(everything[dense.chunk.id], rel=1e-6)
+    assert got[dense.chunk.id].score == pytest.approx(1.0 + everything[dense.chunk.id] / keyword.keyword, rel=1e-6)
+    assert got[keyword.chunk.id].score == pytest.approx(1.0, rel=1e-6)  # the dense leg's floor: not a candidate
+    store.close()
