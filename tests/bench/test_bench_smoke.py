@@ -87,3 +87,22 @@ def test_report_renders(out):
 
     text = report.render(out, smoke=True)
     assert "Build throughput" in text
+
+
+def test_retrieval_variants(out):
+    from bench import retrieval_variants
+
+    r = _run(retrieval_variants, out)
+    runs = {(x["language"], x["index"]): x["variants"] for x in r["runs"]}
+    assert len(runs) == 4 and all(0 <= v["product"]["R@5"] <= 1 for v in runs.values())
+    assert "lang_shift" not in runs[("ar", "idx-xquad")]  # English only, and the smoke's one page has no 2nd fold
+    assert {"product", "sparse_leg"} == set(r["sparse_leg"]["ar/idx-xquad"]["variants"])
+
+
+def test_query_encoder(out):
+    from bench import query_encoder
+
+    r = _run(query_encoder, out)
+    tokens = [row["tokens"] for row in r["sweep"]]
+    assert tokens == sorted(tokens) and tokens[0] < tokens[-1]
+    assert all(s["embed"]["n"] == r["questions"] for s in r["settings"].values())
