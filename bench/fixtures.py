@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.common import (CachedEmbedder, QueryVectors, ant_subset_file, copy_index, log,
-                          passage_vectors_from_index, squad_subset, xquad_ar, xquad_en)
+                          passage_vectors_from_index, spread, squad_subset, xquad_ar, xquad_en)
 from index.arabic import keyword_terms
 from index.store import Writer, exists
 from index.update import update_index
@@ -48,6 +49,26 @@ def xquad(smoke: bool, out: Path) -> tuple[list[Any], list[Any], list[Any]]:
     articles, questions = load_squad(ar)
     _, english = load_squad(ar, questions_from=en)
     return articles, questions, english
+
+
+@dataclass
+class Study:
+    """What the quality benchmarks share: the real engine, the persisted question vectors, an embedder that
+    reuses them, the XQuAD paragraph articles and the Arabic / parallel English questions (spread to ``limit``)."""
+
+    real: Any
+    queries: QueryVectors
+    embedder: CachedEmbedder
+    articles: list[Any]
+    ar: list[Any]
+    en: list[Any]
+
+
+def study(out: Path, smoke: bool, limit: int | None) -> Study:
+    real = real_embedder()
+    qv = query_vectors(out)
+    articles, ar, en = xquad(smoke, out)
+    return Study(real, qv, CachedEmbedder(real, queries=qv), articles, spread(ar, limit), spread(en, limit))
 
 
 def ant_index(out: Path, n: int, embedder: Any) -> Path:

@@ -22,7 +22,7 @@ if __package__ in (None, ""):
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from bench import fixtures  # noqa: E402
-from bench.common import FULL_ANT_ARTICLES, CachedEmbedder, finish, loadavg, log, out_dir, parser, spread  # noqa: E402
+from bench.common import FULL_ANT_ARTICLES, CachedEmbedder, finish, loadavg, log, out_dir, parser  # noqa: E402
 from index.store import Store  # noqa: E402
 from rag.evaluate import MODES, evaluate  # noqa: E402
 from rag.retrieval import HybridRetriever  # noqa: E402
@@ -53,11 +53,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.smoke:
         args.articles = 8
     out = out_dir(args)
-    real = fixtures.real_embedder()
-    qv = fixtures.query_vectors(out)
-    embedder = CachedEmbedder(real, queries=qv)
-    articles, ar, en = fixtures.xquad(args.smoke, out)
-    ar, en = spread(ar, args.limit), spread(en, args.limit)
+    st = fixtures.study(out, args.smoke, args.limit)
+    real, qv, embedder, articles, ar, en = st.real, st.queries, st.embedder, st.articles, st.ar, st.en
     xq = fixtures.xquad_index(out, articles, real)
     mixed = fixtures.ant_xquad_index(out, args.articles, articles, real)
     runs: dict[str, Any] = {}

@@ -33,7 +33,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 
 from bench import fixtures  # noqa: E402
-from bench.common import FULL_ANT_ARTICLES, CachedEmbedder, finish, log, out_dir, parser, spread  # noqa: E402
+from bench.common import FULL_ANT_ARTICLES, finish, log, out_dir, parser  # noqa: E402
 from index.arabic import keyword_terms  # noqa: E402
 from index.chunking import embedding_text  # noqa: E402
 from index.store import Snapshot, Store  # noqa: E402
@@ -207,11 +207,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.smoke:
         args.articles, args.sparse_articles = 8, 8
     out = out_dir(args)
-    real = fixtures.real_embedder()
-    qv = fixtures.query_vectors(out)
-    embedder = CachedEmbedder(real, queries=qv)
-    articles, ar, en = fixtures.xquad(args.smoke, out)
-    ar, en = spread(ar, args.limit), spread(en, args.limit)
+    st = fixtures.study(out, args.smoke, args.limit)
+    real, qv, embedder, articles, ar, en = st.real, st.queries, st.embedder, st.articles, st.ar, st.en
     page_of = {article_id(a): a.source or "" for a in articles}
     ar_vecs = np.array([embedder.embed_query(q.question) for q in ar], np.float32)
     en_vecs = np.array([embedder.embed_query(q.question) for q in en], np.float32)

@@ -34,7 +34,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 
 from bench import fixtures  # noqa: E402
-from bench.common import (FULL_ANT_ARTICLES, CachedEmbedder, finish, latency_summary, loadavg, log,  # noqa: E402
+from bench.common import (FULL_ANT_ARTICLES, finish, latency_summary, loadavg, log,  # noqa: E402
                           out_dir, parser, peak_rss_mb, spread)
 from index import ivf  # noqa: E402
 from index.store import Store  # noqa: E402
@@ -85,11 +85,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.articles, args.target, args.nprobe = 8, 2000, "2,4"
     out = out_dir(args)
     nprobes = [int(x) for x in args.nprobe.split(",")]
-    real = fixtures.real_embedder()
-    qv = fixtures.query_vectors(out)
-    embedder = CachedEmbedder(real, queries=qv)
-    articles, ar, en = fixtures.xquad(args.smoke, out)
-    ar, en = spread(ar, args.limit), spread(en, args.limit)
+    st = fixtures.study(out, args.smoke, args.limit)
+    real, qv, embedder, articles, ar, en = st.real, st.queries, st.embedder, st.articles, st.ar, st.en
     base = fixtures.ant_xquad_index(out, args.articles, articles, real)
     t0 = time.perf_counter()
     root = fixtures.synthetic_index(base, out / ("idx-100k" if args.target == 100_000 else f"idx-{args.target}"),
