@@ -1,7 +1,8 @@
 """Fault injection for the crash tests: ``RAG_FAULT=<point>[:<n>]`` kills this process with SIGKILL the
 n-th time execution reaches ``<point>``. Unset (always, outside those tests) it costs one environment lookup.
 
-Points: ``embedded`` (after each embedding batch), ``vectors-written`` (FAISS temp file written, not yet
+Points: ``catalog-created`` (a first build's empty catalog renamed into place), ``embedded`` (after each
+embedding batch), ``vectors-written`` (FAISS temp file written, not yet
 renamed), ``before-commit`` (FAISS file in place, SQLite not committed), ``after-commit`` (committed, old
 files not yet cleaned up).
 """

@@ -31,12 +31,14 @@ from urllib.parse import quote
 import numpy as np
 
 from . import faults, ivf, postings
-from .lock import WriterLock
+from .lock import WriterLock, holder
 from .vectors import VectorIndex
 
 SCHEMA_VERSION = 1
 CATALOG = "catalog.sqlite"
 VECTOR_GLOB = "vectors-*.faiss"
+#: meta key present while an index's first build is unfinished: JSON {"paths": [...], "total": n | null}
+FIRST_BUILD = "first_build"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -391,6 +393,7 @@ class Snapshot:
             "chunking": self.info.chunking, "generation": self.info.generation,
             "created_at": self.info.created_at, "last_update": self.info.updated_at,
             "size_bytes": size,
+            "first_build": _first_build_note(c),
         }
 
 
@@ -406,6 +409,106 @@ def _filter_sql(since: str | None, until: str | None, sources: Sequence[str] | N
         parts.append(f"a.source IN ({','.join('?' * len(sources))})")
         args.extend(sources)
     return " AND ".join(parts), args
+
+
+def _first_build_note(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (FIRST_BUILD,)).fetchone()
+    if row is None:
+        return None
+    try:
+        note = json.loads(row[0])
+    except ValueError:
+        note = {}
+    return note if isinstance(note, dict) else {}
+
+
+@dataclass(frozen=True)
+class FirstBuild:
+    """An index whose first build is running (``holder`` names the writer) or was stopped before the end."""
+
+    holder: str | None          # "PID … (since …)" of the live writer; None: interrupted or killed
+    articles: int               # committed so far: what readers can already see
+    total: int | None           # articles the build set out to index, when it counted them
+    paths: tuple[str, ...]      # what it was indexing: the resume hint names them
+
+    def progress(self) -> str:
+        of = f" of {self.total}" if self.total is not None else ""
+        return f"{self.articles}{of} articles so far"
+
+    def describe(self) -> str:
+        if self.holder:
+            return f"being built by {self.holder}: {self.progress()}"
+        return f"incomplete: its first build stopped after {self.articles}{' of ' + str(self.total) if self.total is not None else ''} articles"
+
+
+def first_build(root: Path | str) -> FirstBuild | None:
+    """The state of a first build at ``root``, or None for a complete index (or no index and no writer).
+
+    Readers ask this instead of reading a half-made catalog: the writer commits an empty schema before it
+    embeds anything and records what it builds in ``meta`` (key FIRST_BUILD), and the articles committed at
+    each checkpoint are the progress. Read-only and lock-free, so it never slows the writer down.
+    """
+    root = Path(root)
+    writer = holder(root)
+    if not exists(root):
+        return FirstBuild(writer, 0, None, ()) if writer else None
+    try:
+        conn = _connect(root)
+    except (OSError, IndexInvalid, sqlite3.Error):
+        return None
+    try:
+        note = _first_build_note(conn)
+        if note is None:
+            return None
+        articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+    except sqlite3.Error:
+        return FirstBuild(writer, 0, None, ()) if writer else None
+    finally:
+        conn.close()
+    total = note.get("total")
+    return FirstBuild(writer, int(articles), int(total) if isinstance(total, int) else None,
+                      tuple(str(p) for p in note.get("paths") or ()))
+
+
+def _create_catalog(root: Path, meta: Sequence[tuple[str, str]]) -> None:
+    """Write a new, empty catalog aside and rename it into place.
+
+    Why: whoever looks at the folder — a reader, a second writer, the next run after a kill — then finds no
+    catalog or a complete empty one, never a file without tables ("no such table: meta"), and a first build
+    can commit checkpoints like any update instead of running in one transaction.
+    """
+    path = catalog_path(root)
+    tmp = path.with_name(f".catalog.tmp-{os.getpid()}")
+    for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
+        leftover.unlink(missing_ok=True)
+    try:
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("BEGIN")
+            for stmt in _SCHEMA.strip().split(";\n"):
+                if stmt.strip():
+                    conn.execute(stmt)
+            postings.create(conn)
+            postings.mark_complete(conn)
+            conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", meta)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        fd = os.open(root, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class Store:
@@ -483,17 +586,25 @@ class Store:
         self._local = threading.local()
 
 
+def path_under(path: str, roots: Sequence[str]) -> bool:
+    """Whether an origin's file ``path`` is one of ``roots`` (resolved paths) or lies inside one."""
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
 class Writer:
     """The one writer: holds the lock, keeps FAISS in step with SQLite, commits both as one generation."""
 
     def __init__(self, root: Path | str, embedder_spec: str, identity: str, dim: int, chunking: str,
-                 fresh: bool = False) -> None:
+                 fresh: bool = False, first_build: dict[str, Any] | None = None) -> None:
+        """``first_build``: what to record (paths, total) if this writer creates the index; readers show it
+        while the build runs, and it stays until a run completes (see :func:`first_build`)."""
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.postings = postings.PendingPostings()
+        self.dirty = False  # anything to publish? a run that changed nothing makes no new generation
         self._lock = WriterLock(self.root).acquire()
         try:
-            self._open(embedder_spec, identity, dim, chunking, fresh)
+            self._open(embedder_spec, identity, dim, chunking, fresh, first_build or {})
         except BaseException as exc:
             if getattr(self, "conn", None) is not None:
                 self.conn.close()  # and with it the write transaction _open began
@@ -502,7 +613,17 @@ class Writer:
                 raise err from exc
             raise
 
-    def _open(self, embedder_spec: str, identity: str, dim: int, chunking: str, fresh: bool) -> None:
+    def _open(self, embedder_spec: str, identity: str, dim: int, chunking: str, fresh: bool,
+              first_build: dict[str, Any]) -> None:
+        for tmp in self.root.glob(".catalog.tmp-*"):  # left by a writer killed while creating one (we hold the lock)
+            tmp.unlink(missing_ok=True)
+        if not exists(self.root):
+            stamp = now()
+            _create_catalog(self.root, [
+                ("schema", str(SCHEMA_VERSION)), ("embedder", embedder_spec), ("identity", identity),
+                ("dim", str(dim)), ("chunking", chunking), ("generation", "0"), ("created_at", stamp),
+                ("updated_at", stamp), (FIRST_BUILD, json.dumps(first_build, ensure_ascii=False))])
+            faults.point("catalog-created")
         self.conn = _connect(self.root, write=True)
         meta = _read_meta(self.conn, self.root) if self._has_meta() else {}
         self.conn.execute("BEGIN IMMEDIATE")
@@ -518,7 +639,8 @@ class Writer:
             self.rechunk = info.chunking != chunking
             if not postings.present(meta):  # an index from before the postings: build them, in this transaction
                 postings.build(self.conn, self.postings)
-        else:
+                self.dirty = True
+        else:  # a rebuild that replaces the index (one transaction: the old one stays until the new is complete)
             for table in ("chunks_fts", "chunks", "origins", "articles", "meta", *postings.TABLES):
                 self.conn.execute(f"DROP TABLE IF EXISTS {table}")
             for stmt in _SCHEMA.strip().split(";\n"):
@@ -533,6 +655,7 @@ class Writer:
                 ("dim", str(dim)), ("chunking", chunking), ("generation", str(generation)),
                 ("created_at", stamp), ("updated_at", stamp)])
             self.rechunk = False
+            self.dirty = True
         self.conn.execute("UPDATE meta SET value = ? WHERE key = 'chunking'", (chunking,))
         self.info = _info(_read_meta(self.conn, self.root), self.root)
         self.vectors = _load_vectors(self.conn, self.root, self.info) if meta and not fresh \
@@ -549,7 +672,7 @@ class Writer:
         if paths is None:
             return {o: (a, p) for o, a, p in rows}
         roots = [str(Path(p).resolve()) for p in paths]
-        return {o: (a, p) for o, a, p in rows if any(p == r or p.startswith(r.rstrip("/") + "/") for r in roots)}
+        return {o: (a, p) for o, a, p in rows if path_under(p, roots)}
 
     def origin(self, origin_id: str) -> str | None:
         row = self.conn.execute("SELECT article_id FROM origins WHERE origin_id = ?", (origin_id,)).fetchone()
@@ -561,11 +684,31 @@ class Writer:
     def article_ids(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT id FROM articles")]
 
+    def first_build(self) -> dict[str, Any] | None:
+        """The unfinished first build's note (see :func:`first_build`), or None."""
+        return _first_build_note(self.conn)
+
     # -- writes -------------------------------------------------------------------------------------------
+    def note_first_build(self, **values: Any) -> None:
+        """Update the unfinished first build's note (e.g. the total once counted); no-op on a complete index."""
+        note = self.first_build()
+        if note is not None:
+            note.update(values)
+            self.conn.execute("UPDATE meta SET value = ? WHERE key = ?", (json.dumps(note, ensure_ascii=False),
+                                                                          FIRST_BUILD))
+            self.dirty = True
+
+    def finish_first_build(self) -> None:
+        """The index now holds everything its first build set out to index."""
+        if self.first_build() is not None:
+            self.conn.execute("DELETE FROM meta WHERE key = ?", (FIRST_BUILD,))
+            self.dirty = True
+
     def add_article(self, article_id: str, title: str, text: str, date: str | None, source: str | None,
                     url: str | None, metadata: dict[str, Any], title_terms: str,
                     chunks: Sequence[tuple[int, int, int, int, str]], vectors: np.ndarray) -> list[int]:
         """Insert an article with its chunks ((ordinal, start, end, n_tokens, body terms)) and vectors."""
+        self.dirty = True
         self.conn.execute(
             "INSERT INTO articles(id, title, date, source, url, text, metadata, added_at) VALUES (?,?,?,?,?,?,?,?)",
             (article_id, title, date, source, url, text, json.dumps(metadata, ensure_ascii=False, default=str),
@@ -583,6 +726,7 @@ class Writer:
         return ids
 
     def set_origin(self, origin_id: str, article_id: str, path: str, position: int) -> None:
+        self.dirty = True
         self.conn.execute(
             "INSERT INTO origins(origin_id, article_id, path, position, seen_at) VALUES (?,?,?,?,?) "
             "ON CONFLICT(origin_id) DO UPDATE SET article_id = excluded.article_id, path = excluded.path, "
@@ -590,6 +734,7 @@ class Writer:
             (origin_id, article_id, path, position, now()))
 
     def remove_origin(self, origin_id: str) -> None:
+        self.dirty = True
         self.conn.execute("DELETE FROM origins WHERE origin_id = ?", (origin_id,))
 
     def remove_orphans(self) -> int:
@@ -601,6 +746,7 @@ class Writer:
         return len(orphans)
 
     def remove_article(self, article_id: str) -> None:
+        self.dirty = True
         ids = [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))]
         self.postings.remove_chunks(self.conn, ids)  # reads their terms from chunks_fts: before deleting it
         self.conn.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
@@ -630,6 +776,7 @@ class Writer:
             except (IndexError, ValueError):
                 continue
         self.conn.execute("BEGIN IMMEDIATE")
+        self.dirty = False
         return generation
 
     def close(self) -> None:

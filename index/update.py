@@ -9,10 +9,15 @@ from (file + position, or its own id field) is an *origin* pointing at it. So
 
 Work is streamed (articles are not all held in memory) and committed in checkpoints, each a complete,
 loadable generation; a crash loses at most the work since the last checkpoint, and the next run redoes it.
+A first build commits the empty schema before anything else, so it checkpoints like an update; asked to
+stop (``stop``, the CLI's Ctrl-C), a run finishes the engine call under way, keeps every article whose
+chunks are all embedded and returns with ``interrupted`` set. A run that changed nothing publishes nothing.
+:func:`plan` works out what a run would do without writing or embedding (``--dry-run``, the ``--yes`` guard).
 """
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -21,13 +26,17 @@ import numpy as np
 
 from . import faults
 from .arabic import keyword_terms
-from .articles import Article, ReadError, iter_files, read_file
+from .articles import Article, ReadError, iter_files, read_file, read_paths
 from .chunking import Chunk, ChunkingPolicy, chunk_article, embedding_text
 from .embedders import Embedder
-from .store import Writer
+from .store import Writer, catalog_path, exists, path_under, _connect
 
-#: Chunks embedded per engine call: large enough to keep both cores busy, small enough for steady progress.
+#: Chunks embedded together and published together at a checkpoint (the crash tests count in these).
 EMBED_BATCH = 64
+#: Seconds one engine call should take: a stop request waits for the call under way, so Ctrl-C answers within
+#: about this long. Measured on the 2 shared cores (load 13): calls of 4, 8, 16 and 64 passages embedded 64
+#: passages in 69, 70, 101 and 157 s, so small calls cost no speed here.
+ENGINE_SECONDS = 1.0
 
 
 @dataclass
@@ -52,6 +61,9 @@ class UpdateReport:
     chunks: int = 0
     seconds: float = 0.0
     generation: int = 0
+    interrupted: bool = False    # stopped on request: what is kept is committed, the rest is for the next run
+    first_build: bool = False    # the index's first build (still unfinished when interrupted)
+    articles_before: int = 0
     errors: list[ReadError] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -67,6 +79,20 @@ class _Pending:
     article_id: str
     chunks: list[Chunk]
     texts: list[str]
+    # (origin id, path, position, counted as, also a duplicate): set only once the article is stored, so an
+    # interrupted run never commits an origin pointing at an article it did not store
+    origins: list[tuple[str, str, int, str, bool]] = field(default_factory=list)
+
+
+class _Pacer:
+    """Sizes engine calls to take about ENGINE_SECONDS, from the speed of the calls so far."""
+
+    def __init__(self, start: int = 8) -> None:
+        self.size = start
+
+    def record(self, n: int, seconds: float) -> None:
+        if n and seconds > 0:
+            self.size = max(1, min(EMBED_BATCH, int(ENGINE_SECONDS * n / seconds)))
 
 
 def article_id(article: Article) -> str:
@@ -78,39 +104,57 @@ def update_index(root: Path | str, paths: Iterable[str | Path], embedder: Embedd
                  policy: ChunkingPolicy = ChunkingPolicy(), *, prune_all: bool = False, fresh: bool = False,
                  progress: Callable[[Progress], None] | None = None,
                  checkpoint_seconds: float = 60.0,
-                 articles: Iterable[Article | ReadError] | None = None) -> UpdateReport:
+                 articles: Iterable[Article | ReadError] | None = None,
+                 stop: Callable[[], bool] | None = None, total_articles: int | None = None) -> UpdateReport:
     """Bring the index at ``root`` in line with the articles under ``paths``.
 
     ``prune_all`` (build): origins not seen in this run are removed wherever they came from; otherwise only
     those under the given paths are. ``fresh``: start from an empty index (in one transaction, so the old
-    index stays readable until the new one is complete). ``articles``: an already-read stream (the UI's
-    uploads) instead of reading ``paths``.
+    index stays readable until the new one is complete; stopping it keeps the old index whole). ``articles``:
+    an already-read stream (the UI's uploads) instead of reading ``paths``. ``stop``: polled between articles
+    and engine calls; when it says True the run keeps what is finished and returns with ``interrupted``
+    (nothing is removed: the read was incomplete). ``total_articles``: how many articles the index will hold
+    when done, recorded for readers of a first build ("N of M articles so far").
     """
     started = time.perf_counter()
     paths = [Path(p) for p in paths]
     report = UpdateReport()
     state = Progress()
+    pacer = _Pacer()
     policy = ChunkingPolicy(policy.target_tokens, min(policy.max_tokens, embedder.max_tokens - 2),
                             policy.overlap_tokens)
-    with Writer(root, embedder_spec, embedder.identity, embedder.dim, policy.describe(), fresh=fresh) as writer:
+    note = {"paths": [Path(p).expanduser().resolve().as_posix() for p in paths], "total": total_articles}
+    with Writer(root, embedder_spec, embedder.identity, embedder.dim, policy.describe(), fresh=fresh,
+                first_build=note) as writer:
         if writer.rechunk:
             raise ValueError(f"the index at {root} was chunked with other settings ({writer.info.chunking}); "
                              "run `rag index build` to re-chunk it")
+        report.first_build = writer.first_build() is not None
+        if report.first_build and total_articles is not None:
+            writer.note_first_build(total=total_articles)
+        report.articles_before = 0 if fresh else writer.conn.execute("SELECT count(*) FROM articles").fetchone()[0]
         seen: set[str] = set()
         failed: set[str] = set()
         pending: dict[str, _Pending] = {}
         last_commit = time.monotonic()
 
-        def flush() -> None:
+        def flush() -> bool:
+            """Embed and store what is pending; False when stopped part-way (the unstored rest is dropped)."""
+            finished = True
             if pending:
-                _embed_and_store(writer, list(pending.values()), embedder, report, state, progress)
+                finished = _embed_and_store(writer, list(pending.values()), embedder, report, state, progress,
+                                            pacer, stop)
                 pending.clear()
+            return finished
 
         def notify() -> None:
             if progress:
                 progress(state)
 
         for item in (articles if articles is not None else _read(paths, state, notify)):
+            if stop is not None and stop():
+                report.interrupted = True
+                break
             if isinstance(item, ReadError):
                 report.errors.append(item)
                 failed.add(item.path)
@@ -122,35 +166,60 @@ def update_index(root: Path | str, paths: Iterable[str | Path], embedder: Embedd
             if previous == aid:
                 report.unchanged += 1
                 continue
-            if previous is None:
-                report.added += 1
-            else:
-                report.changed += 1
-            if writer.has_article(aid) or aid in pending:
+            kind = "added" if previous is None else "changed"
+            setattr(report, kind, getattr(report, kind) + 1)
+            where = (item.origin_id, item.path, item.position, kind)
+            if writer.has_article(aid):
                 report.duplicates += 1
+                writer.set_origin(item.origin_id, aid, item.path, item.position)
+            elif aid in pending:
+                report.duplicates += 1
+                pending[aid].origins.append((*where, True))
             else:
                 chunks = chunk_article(item.title, item.text, embedder.count_tokens, policy)
-                pending[aid] = _Pending(item, aid, chunks, [embedding_text(item.title, c.text) for c in chunks])
-            writer.set_origin(item.origin_id, aid, item.path, item.position)
+                pending[aid] = _Pending(item, aid, chunks, [embedding_text(item.title, c.text) for c in chunks],
+                                        [(*where, False)])
             if sum(len(p.chunks) for p in pending.values()) >= EMBED_BATCH:
-                flush()
-                if not fresh and time.monotonic() - last_commit >= checkpoint_seconds:
+                if not flush():
+                    report.interrupted = True
+                    break
+                if not fresh and writer.dirty and time.monotonic() - last_commit >= checkpoint_seconds:
                     writer.remove_orphans()
                     writer.commit()
                     last_commit = time.monotonic()
-        flush()
+        if report.interrupted:
+            _drop(list(pending.values()), report)
+            pending.clear()
+        elif not flush():
+            report.interrupted = True
 
-        scope = None if prune_all else paths
-        for origin_id, (_aid, path) in writer.origins_under(scope).items():
-            if origin_id not in seen and path not in failed and not _under_failed(path, failed):
-                writer.remove_origin(origin_id)
-                report.removed += 1
+        if report.interrupted and fresh:
+            return _finish(report, started)  # leaving the with-block rolls back: the old index stays whole
+        if not report.interrupted:
+            scope = None if prune_all else paths
+            for origin_id, (_aid, path) in writer.origins_under(scope).items():
+                if origin_id not in seen and path not in failed and not _under_failed(path, failed):
+                    writer.remove_origin(origin_id)
+                    report.removed += 1
+            writer.finish_first_build()
         writer.remove_orphans()
-        report.generation = writer.commit()
+        report.generation = writer.commit() if writer.dirty else writer.info.generation
         report.articles = writer.conn.execute("SELECT count(*) FROM articles").fetchone()[0]
         report.chunks = writer.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    return _finish(report, started)
+
+
+def _finish(report: UpdateReport, started: float) -> UpdateReport:
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _drop(batch: list[_Pending], report: UpdateReport) -> None:
+    """Articles read but not stored (a stop request): they no longer count as added or changed."""
+    for p in batch:
+        for *_where, kind, duplicate in p.origins:
+            setattr(report, kind, getattr(report, kind) - 1)
+            report.duplicates -= duplicate
 
 
 def _read(paths: list[Path], state: Progress, notify: Callable[[], None]) -> Iterable[Article | ReadError]:
@@ -174,24 +243,136 @@ def _under_failed(path: str, failed: set[str]) -> bool:
 
 
 def _embed_and_store(writer: Writer, batch: list[_Pending], embedder: Embedder, report: UpdateReport,
-                     state: Progress, progress: Callable[[Progress], None] | None) -> None:
-    """Embed the chunks of several articles together, longest first (less padding), then store each."""
+                     state: Progress, progress: Callable[[Progress], None] | None, pacer: _Pacer,
+                     stop: Callable[[], bool] | None) -> bool:
+    """Embed the chunks of several articles together, longest first (less padding), then store each.
+
+    Engine calls are sized by ``pacer`` so that ``stop`` is seen within about ENGINE_SECONDS; when it says
+    True, the articles whose chunks are all embedded are stored, the others dropped, and False returned.
+    """
     texts = [(len(t), i, j) for i, p in enumerate(batch) for j, t in enumerate(p.texts)]
     texts.sort(reverse=True)
     vectors: list[list[np.ndarray | None]] = [[None] * len(p.texts) for p in batch]
+    finished = True
     for lo in range(0, len(texts), EMBED_BATCH):
         part = texts[lo:lo + EMBED_BATCH]
-        embedded = embedder.embed_passages([batch[i].texts[j] for _, i, j in part])
-        for (_, i, j), vec in zip(part, embedded):
-            vectors[i][j] = vec
-        report.chunks_embedded += len(part)
-        state.chunks_embedded = report.chunks_embedded
+        done = 0
+        while done < len(part):
+            if stop is not None and stop():
+                finished = False
+                break
+            piece = part[done:done + pacer.size]
+            t0 = time.perf_counter()
+            embedded = embedder.embed_passages([batch[i].texts[j] for _, i, j in piece])
+            pacer.record(len(piece), time.perf_counter() - t0)
+            for (_, i, j), vec in zip(piece, embedded):
+                vectors[i][j] = vec
+            done += len(piece)
+            report.chunks_embedded += len(piece)
+            state.chunks_embedded = report.chunks_embedded
+            if progress:
+                progress(state)
+        if not finished:
+            break
         faults.point("embedded")
-        if progress:
-            progress(state)
     for p, vecs in zip(batch, vectors):
+        if any(v is None for v in vecs):
+            _drop([p], report)
+            continue
         a = p.article
         rows = [(c.ordinal, c.start, c.end, c.n_tokens, " ".join(keyword_terms(c.text))) for c in p.chunks]
         mat = np.vstack(vecs) if vecs else np.zeros((0, embedder.dim), np.float32)
         writer.add_article(p.article_id, a.title, a.text, a.date, a.source, a.url, dict(a.metadata),
                            " ".join(keyword_terms(a.title)), rows, mat)
+        for origin_id, path, position, _kind, _duplicate in p.origins:
+            writer.set_origin(origin_id, p.article_id, path, position)
+    return finished
+
+
+# ------------------------------------------------------------------------------------------ planning ---
+@dataclass
+class UpdatePlan:
+    """What an update or build would do, worked out from the files and the catalog without writing anything."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0             # origins that would be removed
+    unchanged: int = 0
+    duplicates: int = 0
+    chunks_to_embed: int | None = None   # None: not counted (no embedder given)
+    articles_before: int = 0
+    articles_removed: int = 0    # indexed articles that would leave because every place they came from is gone
+    articles_after: int = 0
+    files: dict[str, Counter] = field(default_factory=dict)   # path → Counter(added=…, changed=…, removed=…)
+    errors: list[ReadError] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k not in ("files", "errors")}
+        out["dry_run"] = True
+        out["files"] = {path: dict(c) for path, c in self.files.items()}
+        out["errors"] = [{"path": e.path, "line": e.line, "message": e.message} for e in self.errors]
+        return out
+
+
+def plan(root: Path | str, paths: Iterable[str | Path], *, prune_all: bool = False, fresh: bool = False,
+         embedder: Embedder | None = None, policy: ChunkingPolicy = ChunkingPolicy()) -> UpdatePlan:
+    """The same diff :func:`update_index` makes (origins, content ids, removal scope, failed files keep their
+    articles), read-only: no lock, no embedding. With ``embedder`` it also counts the chunks to embed."""
+    paths = [Path(p) for p in paths]
+    out = UpdatePlan()
+    origins: dict[str, tuple[str, str]] = {}
+    if exists(Path(root)):
+        conn = _connect(Path(root))
+        try:
+            origins = {o: (a, p) for o, a, p in conn.execute("SELECT origin_id, article_id, path FROM origins")}
+            stored = {r[0] for r in conn.execute("SELECT id FROM articles")}
+        finally:
+            conn.close()
+    else:
+        stored = set()
+    out.articles_before = len(stored)
+    if policy and embedder is not None:
+        policy = ChunkingPolicy(policy.target_tokens, min(policy.max_tokens, embedder.max_tokens - 2),
+                                policy.overlap_tokens)
+    known = set() if fresh else set(stored)
+    seen: dict[str, str] = {}
+    failed: set[str] = set()
+    chunks = 0
+    for item in read_paths(paths):
+        if isinstance(item, ReadError):
+            out.errors.append(item)
+            failed.add(item.path)
+            continue
+        aid = article_id(item)
+        seen[item.origin_id] = aid
+        previous = origins.get(item.origin_id, (None, ""))[0]
+        if previous == aid:
+            out.unchanged += 1
+            if fresh and aid not in known and embedder is not None:
+                known.add(aid)
+                chunks += len(chunk_article(item.title, item.text, embedder.count_tokens, policy))
+            continue
+        kind = "added" if previous is None else "changed"
+        setattr(out, kind, getattr(out, kind) + 1)
+        out.files.setdefault(item.path, Counter())[kind] += 1
+        if aid in known:
+            out.duplicates += 1
+            continue
+        known.add(aid)
+        if embedder is not None:
+            chunks += len(chunk_article(item.title, item.text, embedder.count_tokens, policy))
+    out.chunks_to_embed = chunks if embedder is not None else None
+    roots = None if prune_all else [str(p.expanduser().resolve()) for p in paths]
+    gone: set[str] = set()
+    for origin_id, (_aid, path) in origins.items():
+        if roots is not None and not path_under(path, roots):
+            continue
+        if origin_id not in seen and path not in failed and not _under_failed(path, failed):
+            gone.add(origin_id)
+            out.removed += 1
+            out.files.setdefault(path, Counter())["removed"] += 1
+    after = {a for o, (a, _p) in origins.items() if o not in gone and o not in seen} | set(seen.values())
+    out.articles_after = len(after)
+    still = {a for o, (a, _p) in origins.items() if o not in gone}
+    out.articles_removed = len({a for o, (a, _p) in origins.items() if o in gone} - still - set(seen.values()))
+    return out

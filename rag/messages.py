@@ -13,6 +13,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ar": "لا يوجد فهرس في {path}. أنشئه بالأمر: rag index build seeds/",
         "en": "no index at {path}: build one with `rag index build seeds/`",
     },
+    "chat_intro": {
+        "ar": "اطرح سؤالاً (بالعربية أو الإنجليزية). /help يعرض الأوامر.",
+        "en": "Ask a question (Arabic or English). /help lists the commands.",
+    },
+    "chat_help": {
+        "ar": "الأوامر:\n  /new    محادثة جديدة (تنسى الأسئلة السابقة)\n  /help   هذه القائمة\n"
+              "  /quit   خروج (أو Ctrl-D)\nأي سطر آخر سؤال؛ الأسئلة اللاحقة («ومتى حدث ذلك؟») تستند إلى ما سبقها.",
+        "en": "Commands:\n  /new    start a new conversation (forget the previous questions)\n"
+              "  /help   this list\n  /quit   leave (or Ctrl-D)\n"
+              "Any other line is a question; follow-ups (\"when did that happen?\") use the previous ones.",
+    },
+    "new_conversation": {"ar": "— محادثة جديدة —", "en": "— new conversation —"},
+    "searched": {"ar": "(بحثتُ عن: {query})", "en": "(searched: {query})"},
     "empty_question": {"ar": "السؤال فارغ.", "en": "the question is empty"},
     "fallback": {
         "ar": "تعذّر الحصول على إجابة من النموذج اللغوي ({reason})؛ هذه إجابة مستخرجة من النصوص مباشرة.",
