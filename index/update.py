@@ -87,7 +87,7 @@ class _Pending:
 class _Pacer:
     """Sizes engine calls to take about ENGINE_SECONDS, from the speed of the calls so far."""
 
-    def __init__(self, start: int = 8) -> None:
+    def __init__(self, start: int = 2) -> None:
         self.size = start
 
     def record(self, n: int, seconds: float) -> None:

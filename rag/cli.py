@@ -246,7 +246,7 @@ def _show_interrupted(report: Any, index_dir: Path, paths: tuple[Path, ...], com
     else:
         kept = report.added + report.changed
         resume = "update" if report.first_build else command
-        msg = (f"interrupted after {report.seconds:.1f} s: kept {_plural(kept, 'new or changed article')} "
+        msg = (f"interrupted after {report.seconds:.1f} s: kept {_plural(kept, 'article')} "
                f"({_plural(report.chunks_embedded, 'chunk')} embedded); the index at {index_dir} now holds "
                f"{_plural(report.articles, 'article')}, {_plural(report.chunks, 'chunk')}. "
                f"`rag index {resume} {_quoted(paths)}` continues where this stopped (nothing is embedded twice)")
