@@ -9,9 +9,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import signal
+import socket
 import subprocess
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 from rag.config import Settings
@@ -56,6 +57,31 @@ def build_seed_index(settings: Settings) -> None:
           flush=True)
 
 
+#: Ports tried after a busy one before giving up.
+PORT_TRIES = 20
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether a server could listen on host:port now (what Streamlit will try); SO_REUSEADDR as servers use it,
+    so a port in TIME_WAIT after a previous run counts as free."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host.strip("[]"), port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str, port: int) -> int:
+    """``port`` if free, else the next free one (a second `rag ui`, another app on 8501); ValueError if none is."""
+    for candidate in range(port, min(port + PORT_TRIES, 65535) + 1):
+        if port_free(host, candidate):
+            return candidate
+    raise ValueError(f"ports {port}–{port + PORT_TRIES} on {host} are all in use: pass a free one with --port")
+
+
 def command(settings: Settings) -> list[str]:
     """The Streamlit command line: bound to the given address, usage statistics off, uploads capped."""
     index_dir = str(Path(settings.index_dir).expanduser().resolve())
@@ -83,6 +109,11 @@ def launch(settings: Settings, build_seeds: bool = True) -> int:
     if not is_loopback(host):
         print(f"Warning: listening on {host}: the app is reachable from the network, and anyone who can "
               "reach it can read the archive and add articles.", file=sys.stderr, flush=True)
+    port = free_port(host, settings.ui_port)
+    if port != settings.ui_port:
+        print(f"Port {settings.ui_port} is in use (another `rag ui` or another program): using {port} instead.",
+              flush=True)
+        settings = replace(settings, ui_port=port)
     shown = f"[{host}]" if ":" in host else host
     proc = subprocess.Popen(command(settings), env=settings_env(settings), cwd=str(ROOT))
     print(f"Open http://{shown}:{settings.ui_port}", flush=True)

