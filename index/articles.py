@@ -433,7 +433,7 @@ def _load(p: Path, where: str) -> str | ReadError:
     except OSError as e:
         return ReadError(where, f"could not read the file: {e.strerror or e}")
     if size > MAX_FILE_BYTES:
-        return ReadError(where, f"file is {size / _MB:.1f} MB, over the {MAX_FILE_BYTES // _MB} MB limit")
+        return ReadError(where, f"file is {size / _MB:.1f} MiB, over the {MAX_FILE_BYTES // _MB} MiB limit")
     try:
         text = decode_bytes(data)
     except DecodeError as e:

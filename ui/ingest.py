@@ -65,7 +65,7 @@ def check_upload(name: str, size: int, max_mb: int) -> None:
         raise UploadRejected(f"{name}: unsupported file type '{suffix or '(none)'}' "
                              f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
     if size > max_mb * 1024 * 1024:
-        raise UploadRejected(f"{name}: the file is {size / 1024 / 1024:.1f} MB, over the {max_mb} MB "
+        raise UploadRejected(f"{name}: the file is {size / 1024 / 1024:.1f} MiB, over the {max_mb} MiB "
                              "upload limit")
     if size == 0:
         raise UploadRejected(f"{name}: the file is empty")

@@ -368,7 +368,7 @@ def test_too_large_file_names_the_limit(tmp_path):
     with big.open("wb") as f:
         f.truncate(int(52.4 * 1024 * 1024))  # sparse: no real 52 MB written
     (e,) = read_file(big)
-    assert e.message == "file is 52.4 MB, over the 20 MB limit"
+    assert e.message == "file is 52.4 MiB, over the 20 MiB limit"
     assert MAX_FILE_BYTES == 20 * 1024 * 1024
 
 

@@ -166,7 +166,7 @@ def test_hostile_files_end_to_end(tmp_path, seed_index, embedder):
         fh.truncate(50 * 1024 * 1024)
     code3, out3, err3, rss_big = run_measured(rag_cmd(index, "index", "update", big, "--json"), tmp_path,
                                               rag_env(tmp_path))
-    assert code3 == 3 and "huge.txt" in err3 and "50.0 MB" in err3 and "20 MB limit" in err3, err3
+    assert code3 == 3 and "huge.txt" in err3 and "50.0 MiB" in err3 and "20 MiB limit" in err3, err3
     assert rss_big - rss < 400 * 1024 * 1024, f"peak memory grew by {(rss_big - rss) >> 20} MB"
     assert json.loads(out3)["articles"] == len(after.articles)
 

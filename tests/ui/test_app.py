@@ -161,7 +161,7 @@ def test_uploads_are_saved_safely_and_errors_are_per_file(private_index: Path,
     at.button(key="add-files").click().run()
     finish_job(at)
     errors = notices(at, "error")
-    assert any("big.txt" in e and "1 MB upload limit" in e for e in errors), errors
+    assert any("big.txt" in e and "1 MiB upload limit" in e for e in errors), errors
     assert any("broken.json" in e and "not valid JSON" in e for e in errors), errors
     assert any("binary.txt" in e and "binary" in e for e in errors), errors
     assert any("1 added" in n for n in notices(at, "ok")), notices(at, "ok")

@@ -52,7 +52,7 @@ def test_save_upload_replaces_a_planted_symlink_instead_of_following_it(tmp_path
 
 
 def test_limits_and_types_are_refused_with_plain_messages(tmp_path: Path) -> None:
-    with pytest.raises(ingest.UploadRejected, match=r"big\.txt: .*over the 1 MB upload limit"):
+    with pytest.raises(ingest.UploadRejected, match=r"big\.txt: .*over the 1 MiB upload limit"):
         ingest.save_upload(tmp_path, "big.txt", b"x" * (1024 * 1024 + 1), max_mb=1)
     with pytest.raises(ingest.UploadRejected, match=r"unsupported file type '\.exe'"):
         ingest.save_upload(tmp_path, "tool.exe", b"MZ", max_mb=1)
