@@ -129,3 +129,43 @@ def test_status_sizes_are_mebibytes_and_build_help_says_files_are_not_touched(tm
     assert size.endswith(" MiB") and float(size.split()[1]) == round(as_json["size_bytes"] / 2 ** 20, 2)
     help_text = " ".join(CliRunner().invoke(main, ["index", "build", "--help"]).stdout.split())
     assert "anything else is removed from the index; your files are not touched" in help_text
+
+
+def test_a_stopped_run_keeps_finished_articles_and_removes_nothing_a_stopped_rebuild_changes_nothing(tmp_path,
+                                                                                                      counter):
+    from index.update import update_index
+
+    news = tmp_path / "news"
+    write_stories(news / "a", [story(0), story(1)])
+    index = tmp_path / ".rag"
+    engine = counter()
+    update_index(index, [news], engine, "counting", prune_all=True)
+    before = inspect(index)
+    (news / "a" / "c000.txt").unlink()                        # would be removed by a complete build
+    write_stories(news / "b", [story(i) for i in range(2, 8)])  # 6 to add
+    counter.passages_embedded = 0
+
+    def stop() -> bool:  # Ctrl-C arrives during the first engine call
+        return counter.passages_embedded > 0
+
+    report = update_index(index, [news], engine, "counting", prune_all=True, stop=stop)
+    assert report.interrupted and report.removed == 0
+    state = inspect(index)
+    assert before.articles < state.articles                    # c000 kept: the read was incomplete
+    assert 0 < report.added == len(state.articles) - 2 < 6 and report.chunks_embedded == counter.passages_embedded
+    store = Store(index)
+    with store.snapshot() as snap:
+        dangling = snap.conn.execute(
+            "SELECT count(*) FROM origins WHERE article_id NOT IN (SELECT id FROM articles)").fetchone()[0]
+        origins = snap.conn.execute("SELECT count(*) FROM origins").fetchone()[0]
+    store.close()
+    assert dangling == 0 and origins == len(state.articles)    # no origin for an article that was not stored
+
+    rebuilt = update_index(index, [news], engine, "counting", prune_all=True, fresh=True, stop=lambda: True)
+    assert rebuilt.interrupted
+    after = inspect(index)
+    assert after.generation == state.generation and after.articles == state.articles
+
+    finished = update_index(index, [news], engine, "counting", prune_all=True)
+    assert not finished.interrupted and finished.removed == 1
+    assert finished.chunks_embedded == 6 - report.added         # nothing embedded twice
