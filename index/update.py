@@ -29,7 +29,7 @@ from .arabic import keyword_terms
 from .articles import Article, ReadError, iter_files, read_file, read_paths
 from .chunking import Chunk, ChunkingPolicy, chunk_article, embedding_text
 from .embedders import Embedder
-from .store import Writer, catalog_path, exists, path_under, _connect
+from .store import Writer, _connect, exists, path_under
 
 #: Chunks embedded together and published together at a checkpoint (the crash tests count in these).
 EMBED_BATCH = 64

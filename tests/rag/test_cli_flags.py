@@ -6,11 +6,9 @@ import json
 import os
 import pty
 import select
-import subprocess
 import sys
 import time
 from importlib.metadata import version
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
