@@ -660,6 +660,10 @@ class Writer:
         self.info = _info(_read_meta(self.conn, self.root), self.root)
         self.vectors = _load_vectors(self.conn, self.root, self.info) if meta and not fresh \
             else VectorIndex.empty(dim)
+        if meta and not fresh:
+            # a writer killed after its commit left the cleanup undone, and a run with nothing to publish
+            # makes no commit: do it now
+            self._clean_up(self.info.generation)
 
     def _has_meta(self) -> bool:
         return self.conn.execute(
@@ -767,17 +771,22 @@ class Writer:
         self.conn.execute("COMMIT")
         faults.point("after-commit")
         self.info = _info(_read_meta(self.conn), self.root)
-        for tmp in self.root.glob(".vectors-*.tmp-*"):  # left by a writer that died (we hold the lock)
+        self._clean_up(generation)
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.dirty = False
+        return generation
+
+    def _clean_up(self, generation: int) -> None:
+        """Remove what a writer that died left (we hold the lock) and FAISS files older than the generation
+        before ``generation`` (that one stays for readers in flight)."""
+        for tmp in self.root.glob(".vectors-*.tmp-*"):
             tmp.unlink(missing_ok=True)
-        for old in self.root.glob(VECTOR_GLOB):  # keep this generation and the one before, for readers in flight
+        for old in self.root.glob(VECTOR_GLOB):
             try:
                 if int(old.stem.split("-")[1]) < generation - 1:
                     old.unlink(missing_ok=True)
             except (IndexError, ValueError):
                 continue
-        self.conn.execute("BEGIN IMMEDIATE")
-        self.dirty = False
-        return generation
 
     def close(self) -> None:
         """Roll back anything not committed and release the lock."""

@@ -143,7 +143,7 @@ def test_a_catalog_of_another_schema_version_is_refused(index):
         Store(index)
     for args in (["ask", SEED_QUESTION, "--json"], ["index", "status"], ["index", "update", ROOT / "seeds"]):
         result = cli(index, *args)
-        assert result.exit_code == 1 and "schema version 99" in result.stderr and "rag index build" in result.stderr
+        assert result.exit_code == 1 and "schema version 99" in result.stderr and f"`rag --index {index} index build`" in result.stderr
     # and the remedy it names works
     result = cli(index, "index", "build", ROOT / "seeds", "--json")
     assert result.exit_code == 0, result.stderr
