@@ -27,7 +27,7 @@ from bs4 import BeautifulSoup, Comment, MarkupResemblesLocatorWarning
 from .dates import parse_date
 
 __all__ = ["Article", "ReadError", "DecodeError", "SUPPORTED_SUFFIXES", "MAX_FILE_BYTES", "IGNORE_FILE",
-           "WalkStats", "read_file", "read_paths", "iter_files", "decode_bytes", "file_type", "is_supported"]
+           "WalkStats", "count_articles", "read_file", "read_paths", "iter_files", "decode_bytes", "file_type", "is_supported"]
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".csv")
 #: Any supported file may also be gzip-compressed (``articles.jsonl.gz``): archives are shipped that way.
@@ -563,6 +563,11 @@ class _Ignore:
             if result.include is not None:
                 verdict = result.include
         return verdict
+
+
+def count_articles(path: str | Path) -> int:
+    """How many articles ``read_file`` yields for ``path`` (parsed, nothing kept): progress totals."""
+    return sum(1 for item in read_file(path) if isinstance(item, Article))
 
 
 def _walk(root: Path, exclude: Iterable[str] = (), stats: WalkStats | None = None) -> Iterator[Path | ReadError]:

