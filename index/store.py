@@ -35,6 +35,8 @@ from .lock import WriterLock
 from .vectors import VectorIndex
 
 SCHEMA_VERSION = 1
+#: Sources `rag index status` names (most articles first); `rag index sources` lists them all.
+TOP_SOURCES = 5
 CATALOG = "catalog.sqlite"
 VECTOR_GLOB = "vectors-*.faiss"
 
@@ -294,10 +296,10 @@ class Snapshot:
         return [p for t in dict.fromkeys(terms) if (p := self._postings[t]) is not None]
 
     def allowed_ids(self, since: str | None = None, until: str | None = None,
-                    sources: Sequence[str] | None = None) -> np.ndarray | None:
+                    sources: Sequence[str] | None = None, include_undated: bool = False) -> np.ndarray | None:
         """Chunk ids that pass the filters, or None when there are no filters (everything allowed). Remembered
         for the snapshot: the dense and the keyword search of one question ask for the same filters."""
-        where, args = _filter_sql(since, until, sources)
+        where, args = _filter_sql(since, until, sources, include_undated)
         if not where:
             return None
         if (key := (where, *args)) not in self._allowed:
@@ -309,16 +311,16 @@ class Snapshot:
         return self.vectors.search(query, k, allowed)
 
     def keyword(self, terms: Sequence[str], k: int, since: str | None = None, until: str | None = None,
-                sources: Sequence[str] | None = None) -> list[tuple[int, float]]:
+                sources: Sequence[str] | None = None, include_undated: bool = False) -> list[tuple[int, float]]:
         """BM25 (FTS5's, column weights title 0.5, body 1.0); returns (chunk id, score) with higher = better."""
         terms = [t for t in dict.fromkeys(terms) if t]
         if not terms or k <= 0:
             return []
         if self.collection is not None:
             return postings.top_k(self._read_postings(terms), self.collection, k,
-                                  self.allowed_ids(since, until, sources))
+                                  self.allowed_ids(since, until, sources, include_undated))
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        where, args = _filter_sql(since, until, sources)
+        where, args = _filter_sql(since, until, sources, include_undated)
         join = "JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id" if where else ""
         sql = (f"SELECT f.rowid, bm25(chunks_fts, 0.5, 1.0) AS s FROM chunks_fts f {join} "
                f"WHERE chunks_fts MATCH ? {'AND ' + where if where else ''} ORDER BY s LIMIT ?")
@@ -373,6 +375,29 @@ class Snapshot:
         return [r[0] for r in self.conn.execute(
             "SELECT DISTINCT source FROM articles WHERE source IS NOT NULL AND source != '' ORDER BY source")]
 
+    def source_stats(self) -> list[dict[str, Any]]:
+        """Every source with its article count, date range and undated count, most articles first; articles
+        without a source are one row with ``source`` None (last)."""
+        rows = self.conn.execute(
+            "SELECT NULLIF(source, ''), count(*), min(date), max(date), sum(date IS NULL) FROM articles "
+            "GROUP BY NULLIF(source, '') ORDER BY NULLIF(source, '') IS NULL, count(*) DESC, source")
+        return [{"source": s, "articles": n, "date_from": lo, "date_to": hi, "undated": u}
+                for s, n, lo, hi, u in rows]
+
+    def filter_counts(self, since: str | None, until: str | None, sources: Sequence[str] | None,
+                      include_undated: bool = False) -> tuple[int, int]:
+        """(articles that pass the filters, undated articles the date filters leave out): what a question's
+        answer must say when a filter leaves nothing, or quietly drops the articles that have no date."""
+        where, args = _filter_sql(since, until, sources, include_undated)
+        matching = self.conn.execute(f"SELECT count(*) FROM articles a {'WHERE ' + where if where else ''}",
+                                     args).fetchone()[0]
+        undated = 0
+        if (since or until) and not include_undated:
+            where, args = _filter_sql(None, None, sources)
+            undated = self.conn.execute("SELECT count(*) FROM articles a WHERE a.date IS NULL"
+                                        + (f" AND {where}" if where else ""), args).fetchone()[0]
+        return matching, undated
+
     def vector(self, chunk_id: int) -> np.ndarray:
         return self.vectors.reconstruct(chunk_id)
 
@@ -391,17 +416,26 @@ class Snapshot:
             "chunking": self.info.chunking, "generation": self.info.generation,
             "created_at": self.info.created_at, "last_update": self.info.updated_at,
             "size_bytes": size,
+            "top_sources": [{"source": r["source"], "articles": r["articles"]}
+                            for r in self.source_stats() if r["source"] is not None][:TOP_SOURCES],
         }
 
 
-def _filter_sql(since: str | None, until: str | None, sources: Sequence[str] | None) -> tuple[str, list[Any]]:
+def _filter_sql(since: str | None, until: str | None, sources: Sequence[str] | None,
+                include_undated: bool = False) -> tuple[str, list[Any]]:
+    """SQL over ``articles a``. A date filter leaves undated articles out (their date is unknown, not in
+    range) unless ``include_undated``; the answer says how many it left out (Snapshot.filter_counts)."""
     parts, args = [], []
+    dates = []
     if since:
-        parts.append("a.date >= ?")
+        dates.append("a.date >= ?")
         args.append(since)
     if until:
-        parts.append("a.date <= ?")
+        dates.append("a.date <= ?")
         args.append(until)
+    if dates:
+        both = " AND ".join(dates)
+        parts.append(f"({both} OR a.date IS NULL)" if include_undated else both)
     if sources:
         parts.append(f"a.source IN ({','.join('?' * len(sources))})")
         args.extend(sources)

@@ -38,6 +38,12 @@ class Fail(click.ClickException):
         click.echo(f"rag: {self.format_message()}", err=True)
 
 
+class UsageFail(Fail):
+    """A wrong argument (an unknown --source…): one plain line, exit status 2 like click's usage errors."""
+
+    exit_code = 2
+
+
 def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
 
@@ -188,11 +194,51 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"index        {status['index']}\n"
                f"articles     {status['articles']} (from {status['origins']} origins)\n"
                f"chunks       {status['chunks']}\n"
-               f"sources      {status['sources']}\n"
+               f"sources      {status['sources']}{_top_sources(status)}\n"
                f"dates        {rng}\n"
                f"embedder     {status['embedder']} ({status['embedder_identity']}, {status['dim']} dims)\n"
                f"last update  {status['last_update']}\n"
                f"size         {status['size_bytes'] / 1e6:.2f} MB")
+
+
+def _top_sources(status: dict[str, Any]) -> str:
+    top = status.get("top_sources") or []
+    if not top:
+        return ""
+    more = ", …" if status["sources"] > len(top) else ""
+    return " (most articles: " + ", ".join(f"{t['source']} {t['articles']}" for t in top) + more \
+        + "; all: `rag index sources`)"
+
+
+@index_group.command("sources")
+@_json_opt
+@click.pass_context
+def index_sources(ctx: click.Context, as_json: bool) -> None:
+    """Every source with its article count and date range, most articles first (names for --source)."""
+    from index.store import IndexInvalid, IndexMissing, Store
+
+    s = _settings(ctx)
+    try:
+        store = Store(s.index_dir)
+        with store.snapshot() as snap:
+            rows = snap.source_stats()
+        store.close()
+    except IndexMissing:
+        raise Fail(f"no index at {s.index_dir}: build one with `rag index build seeds/`") from None
+    except IndexInvalid as exc:
+        raise Fail(str(exc)) from exc
+    if as_json:
+        _dump(rows)
+        return
+    if not rows:
+        click.echo("the index holds no articles")
+        return
+    width = max(len(str(r["articles"])) for r in rows)
+    for r in rows:
+        dates = (r["date_from"] if r["date_from"] == r["date_to"] else f"{r['date_from']} … {r['date_to']}") \
+            if r["date_from"] else "no dates"
+        undated = f" (+{r['undated']} undated)" if r["undated"] and r["date_from"] else ""
+        click.echo(f"{r['articles']:>{width}}  {dates}{undated}  {r['source'] or '(no source)'}")
 
 
 # ------------------------------------------------------------------------------------------ ask/chat ---
@@ -209,6 +255,7 @@ def _pipeline(ctx: click.Context, embedder: str | None = None):
 
 
 def _filters(since: str | None, until: str | None, sources: tuple[str, ...]):
+    """The question filters; ``--include-undated`` arrives through ``ctx.meta`` (see ``_filter_opts``)."""
     from index.dates import parse_date
 
     from .pipeline import Filters
@@ -221,7 +268,8 @@ def _filters(since: str | None, until: str | None, sources: tuple[str, ...]):
             raise click.BadParameter(f"not a date: {value!r} (use YYYY-MM-DD)", param_hint=flag)
         return parsed
 
-    return Filters(iso(since, "--since"), iso(until, "--until"), tuple(sources))
+    include_undated = bool(click.get_current_context().meta.get("include_undated"))
+    return Filters(iso(since, "--since"), iso(until, "--until"), tuple(sources), include_undated)
 
 
 def _render(answer: Any, color: bool, with_answer: bool = True) -> str:
@@ -255,6 +303,10 @@ _filter_opts = [
     click.option("--until", default=None, help="Only articles dated on or before (YYYY-MM-DD)."),
     click.option("--answerer", default=None, help="extractive (default) or llm."),
     click.option("--embedder", default=None, help="Query with this embedder (must match the index's)."),
+    # not a parameter of the commands (kept in ctx.meta, read by _filters): their signatures stay as they are
+    click.option("--include-undated", is_flag=True, expose_value=False,
+                 callback=lambda ctx, _param, value: ctx.meta.__setitem__("include_undated", value),
+                 help="With --since/--until, keep articles that have no date (left out by default)."),
 ]
 
 
@@ -276,6 +328,8 @@ def ask(ctx: click.Context, question: tuple[str, ...], k: int | None, sources: t
     text = " ".join(question).strip()
     if not text:
         raise click.UsageError('give a question, e.g. rag ask "من هي السفيرة الأمريكية لدى الأمم المتحدة؟"')
+    from index.sources import UnknownSource
+
     filters = _filters(since, until, sources)
     pipe = _pipeline(ctx, embedder)
     try:
@@ -283,6 +337,8 @@ def ask(ctx: click.Context, question: tuple[str, ...], k: int | None, sources: t
             _dump(pipe.ask(text, k=k, filters=filters, answerer=answerer).to_json())
             return
         _show(pipe, pipe.stream(text, k=k, filters=filters, answerer=answerer), answerer)
+    except UnknownSource as exc:
+        raise UsageFail(str(exc)) from exc
     except ValueError as exc:
         raise Fail(str(exc)) from exc
     finally:
@@ -325,8 +381,15 @@ def chat(ctx: click.Context, k: int | None, sources: tuple[str, ...], since: str
     _serving()
     from .conversation import Conversation
 
+    from index.sources import UnknownSource
+
     filters = _filters(since, until, sources)
     pipe = _pipeline(ctx, embedder)
+    try:
+        pipe.check_filters(filters)  # an unknown --source is said once, before the first question
+    except UnknownSource as exc:
+        pipe.close()
+        raise UsageFail(str(exc)) from exc
     conversation = Conversation()
     interactive = sys.stdin.isatty()
     if interactive:
