@@ -114,6 +114,7 @@ def update_index(root: Path | str, paths: Iterable[str | Path], embedder: Embedd
                              "run `rag index build` to re-chunk it")
         seen: set[str] = set()
         failed: set[str] = set()
+        roots = _roots(paths)
         pending: dict[str, _Pending] = {}
         last_commit = time.monotonic()
 
@@ -140,7 +141,9 @@ def update_index(root: Path | str, paths: Iterable[str | Path], embedder: Embedd
             state.current = item.title
             aid = article_id(item)
             previous = writer.origin(item.origin_id)
+            root = _root_of(item.path, roots)
             if previous == aid:
+                writer.fill_root(item.origin_id, root)
                 report.unchanged += 1
                 state.articles_done += 1
                 notify()
@@ -156,7 +159,7 @@ def update_index(root: Path | str, paths: Iterable[str | Path], embedder: Embedd
                 chunks = chunk_article(item.title, item.text, embedder.count_tokens, policy)
                 pending[aid] = _Pending(item, aid, chunks, [embedding_text(item.title, c.text) for c in chunks])
                 waiting += 1
-            writer.set_origin(item.origin_id, aid, item.path, item.position)
+            writer.set_origin(item.origin_id, aid, item.path, item.position, root)
             if sum(len(p.chunks) for p in pending.values()) >= EMBED_BATCH:
                 flush()
                 if not fresh and time.monotonic() - last_commit >= checkpoint_seconds:
@@ -198,6 +201,24 @@ def _read(paths: list[Path], state: Progress, notify: Callable[[], None], exclud
             yield from read_file(entry)
         state.files_done += 1
         notify()
+
+
+def _roots(paths: list[Path]) -> list[str]:
+    """The folders citations are shown relative to: each folder given, or a given file's folder."""
+    out = []
+    for p in paths:
+        p = Path(p).expanduser()
+        try:
+            r = (p if p.is_dir() else p.parent).resolve().as_posix()
+        except OSError:
+            continue
+        out.append(r)
+    return sorted(set(out), key=len)
+
+
+def _root_of(path: str, roots: list[str]) -> str | None:
+    """The shallowest given folder holding ``path`` (the most context in a citation), if any."""
+    return next((r for r in roots if path.startswith(r.rstrip("/") + "/")), None)
 
 
 def _under_failed(path: str, failed: set[str]) -> bool:

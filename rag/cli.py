@@ -283,6 +283,8 @@ def _render(answer: Any, color: bool, with_answer: bool = True) -> str:
     for c in shown:
         meta = " — ".join(x for x in (c.date, c.source, *c.also_in) if x)
         lines.append(f"[{c.number}] {c.title}" + (f" — {meta}" if meta else ""))
+        if c.origin:
+            lines.append(f"    ↳ {c.origin}")
         a, b = c.sentence_in_passage
         if answer.refused:
             passage = c.passage
@@ -421,6 +423,67 @@ def chat(ctx: click.Context, k: int | None, sources: tuple[str, ...], since: str
             click.echo("")
     finally:
         pipe.close()
+
+
+@main.command("show")
+@click.argument("article")
+@_json_opt
+@click.pass_context
+def show(ctx: click.Context, article: str, as_json: bool) -> None:
+    """Print an article with its metadata and origins. ARTICLE is its content id (`article_id` in --json),
+    its own id from the source file, or a file path with an optional #POSITION (as a citation shows it)."""
+    from index.store import IndexInvalid, IndexMissing, Store
+
+    s = _settings(ctx)
+    try:
+        store = Store(s.index_dir)
+    except IndexMissing:
+        raise Fail(f"no index at {s.index_dir}: build one with `rag index build seeds/`") from None
+    except IndexInvalid as exc:
+        raise Fail(str(exc)) from exc
+    try:
+        with store.snapshot() as snap:
+            ids = _find_articles(snap, article.strip())
+            records = [(snap.article(a), snap.origins_of([a]).get(a, [])) for a in ids]
+    finally:
+        store.close()
+    if not ids:
+        raise UsageFail(f"no article {article!r} in {s.index_dir}: give a content id, an article's own id, or "
+                        "a file path (with #position), as a citation shows them")
+    if as_json:
+        _dump([{**{k: v for k, v in vars(r).items() if k != "origins"},
+                "origins": [{**vars(o), "label": o.label} for o in origins]} for r, origins in records])
+        return
+    for i, (r, origins) in enumerate(records):
+        if i:
+            click.echo("\n" + "─" * 40)
+        rows = [(label, value) for label, value in (("date", r.date), ("source", r.source), ("url", r.url),
+                                                     ("id", r.id)) if value]
+        rows += [("origin", o.label + ("" if o.label.startswith(o.path) else f"  ({o.path})")) for o in origins]
+        rows += [(str(k), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+                 for k, v in sorted(r.metadata.items())]
+        width = max(len(label) for label, _ in rows) + 2
+        click.echo(r.title or "(no title)")
+        for label, value in rows:
+            click.echo(f"{label:<{width}}{value}")
+        click.echo("")
+        click.echo(r.text)
+
+
+def _find_articles(snap: Any, wanted: str) -> list[str]:
+    """Article ids for ``wanted``: a content id, an origin id, or PATH[#POSITION] (absolute, relative to the
+    current folder, or as shown in citations)."""
+    if snap.article(wanted) is not None:
+        return [wanted]
+    found = snap.find_origins(origin_id=wanted)
+    if not found:
+        path, _, pos = wanted.rpartition("#") if "#" in wanted else (wanted, "", "")
+        position = int(pos) if pos.isdigit() else None
+        if position is None:
+            path = wanted
+        candidates = {path, Path(path).expanduser().resolve().as_posix()}
+        found = [f for c in candidates for f in snap.find_origins(path=c, position=position)]
+    return list(dict.fromkeys(aid for aid, _ in found))
 
 
 # -------------------------------------------------------------------------------------------- eval ---
