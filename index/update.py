@@ -127,6 +127,7 @@ def update_index(root: Path | str, paths: Iterable[str | Path], embedder: Embedd
                 pending.clear()
             state.articles_done += waiting
             waiting = 0
+            notify()
 
         def notify() -> None:
             if progress:
@@ -167,7 +168,6 @@ def update_index(root: Path | str, paths: Iterable[str | Path], embedder: Embedd
                     writer.commit()
                     last_commit = time.monotonic()
         flush()
-        notify()
 
         scope = None if prune_all else paths
         for origin_id, (_aid, path) in writer.origins_under(scope).items():

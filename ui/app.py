@@ -173,9 +173,9 @@ def add_articles(settings: Settings, pipe: Pipeline) -> None:
     state = st.session_state
     busy = state.job is not None and state.job.running
     files = st.file_uploader(
-        "ملفات · Files", type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES], accept_multiple_files=True,
+        "ملفات · Files", type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES] + ["gz"], accept_multiple_files=True,
         max_upload_size=settings.upload_max_mb, key=f"uploader-{state.uploader}",
-        help=f"{', '.join(SUPPORTED_SUFFIXES)} — up to {settings.upload_max_mb} MB per file")
+        help=f"{', '.join(SUPPORTED_SUFFIXES)} (each also as .gz) — up to {settings.upload_max_mb} MB per file")
     if st.button("أضف الملفات · Add the files", disabled=busy or not files, key="add-files"):
         state.job = start_uploads(list(files or []), settings, pipe)
         state.uploader += 1          # a fresh, empty uploader: the same files are not sent twice

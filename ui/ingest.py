@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
-from index.articles import SUPPORTED_SUFFIXES, Article
+from index.articles import GZIP_SUFFIX, SUPPORTED_SUFFIXES, Article, file_type
 from index.embedders import Embedder
 from index.update import Progress, UpdateReport, update_index
 
@@ -47,6 +47,9 @@ def safe_filename(name: str) -> str:
     stem, dot, suffix = name.rpartition(".")
     if not dot:
         stem, suffix = name, ""
+    inner_stem, inner_dot, inner = stem.rpartition(".")
+    if "." + suffix.lower() == GZIP_SUFFIX and inner_dot and "." + inner.lower() in SUPPORTED_SUFFIXES:
+        stem, suffix = inner_stem, f"{inner}.gz"   # feed.jsonl.gz keeps both: the reader needs the inner type
 
     def clean(part: str) -> str:
         kept = "".join(c if unicodedata.category(c)[0] in "LMN" or c in _KEEP_PUNCT else "_"
@@ -54,16 +57,25 @@ def safe_filename(name: str) -> str:
         return " ".join(kept.split()).strip(" _-")
 
     stem = clean(stem.replace(".", " "))[:MAX_STEM].strip(" _-") or "upload"
-    suffix = clean(suffix).lower()
+    suffix = ".".join(p for p in map(clean, suffix.lower().split(".")) if p)
     return f"{stem}.{suffix}" if suffix else stem
+
+
+def _split(name: str) -> tuple[str, str]:
+    """(stem, suffix) of a safe name, the suffix compound for a compressed file: ``feed``, ``.jsonl.gz``."""
+    suffix = file_type(name) + (GZIP_SUFFIX if name.lower().endswith(GZIP_SUFFIX) else "")
+    if not name.lower().endswith(suffix):  # an unsupported compound: take the last suffix only
+        suffix = Path(name).suffix
+    return name[: len(name) - len(suffix)], suffix.lower()
 
 
 def check_upload(name: str, size: int, max_mb: int) -> None:
     """Refuse what the reader would refuse anyway, before writing anything: wrong type, over the limit."""
-    suffix = Path(safe_filename(name)).suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
+    safe = safe_filename(name)
+    if file_type(safe) not in SUPPORTED_SUFFIXES:
+        suffix = _split(safe)[1]
         raise UploadRejected(f"{name}: unsupported file type '{suffix or '(none)'}' "
-                             f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
+                             f"(supported: {', '.join(SUPPORTED_SUFFIXES)}, each also as .gz)")
     if size > max_mb * 1024 * 1024:
         raise UploadRejected(f"{name}: the file is {size / 1024 / 1024:.1f} MB, over the {max_mb} MB "
                              "upload limit")
@@ -82,9 +94,9 @@ def save_upload(folder: Path, name: str, data: bytes, max_mb: int) -> Path:
     check_upload(name, len(data), max_mb)
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    clean = Path(safe_filename(name))
+    stem, suffix = _split(safe_filename(name))
     digest = hashlib.sha256(data).hexdigest()[:10]
-    target = folder / f"{clean.stem}-{digest}{clean.suffix}"
+    target = folder / f"{stem}-{digest}{suffix}"
     if target.parent != folder or not target.name or target.name.startswith("."):
         raise UploadRejected(f"{name}: not an acceptable file name")  # unreachable by construction
     tmp = folder / f".{digest}-{uuid.uuid4().hex}.part"

@@ -101,3 +101,18 @@ def test_upload_progress_counts_articles_with_rate_and_time_left(tmp_path: Path,
     half.counted_at = half.started - 5.0   # 10 articles in 5 s: 2/s, 30 left → about 15 s
     assert half.describe() == "10/40 articles · 25 passages embedded · 2.0 articles/s, about 15 s left"
     assert 0.2 < half.fraction() < 0.3
+
+
+def test_gzip_uploads_keep_their_inner_type_and_are_read(tmp_path: Path) -> None:
+    import gzip
+
+    from index.articles import Article, read_file
+
+    assert ingest.safe_filename("../أخبار.JSONL.GZ") == "أخبار.jsonl.gz"
+    data = gzip.compress('{"title": "خبر", "text": "نص الخبر المضغوط."}\n'.encode("utf-8"))
+    saved = ingest.save_upload(tmp_path, "أخبار.jsonl.gz", data, 20)
+    assert saved.name.startswith("أخبار-") and saved.name.endswith(".jsonl.gz")
+    (article,) = [a for a in read_file(saved) if isinstance(a, Article)]
+    assert article.text == "نص الخبر المضغوط."
+    with pytest.raises(ingest.UploadRejected, match=r"backup.tar.gz: unsupported file type '\.gz'"):
+        ingest.check_upload("backup.tar.gz", 100, 20)
