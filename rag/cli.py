@@ -431,7 +431,8 @@ def chat(ctx: click.Context, k: int | None, sources: tuple[str, ...], since: str
 @click.pass_context
 def show(ctx: click.Context, article: str, as_json: bool) -> None:
     """Print an article with its metadata and origins. ARTICLE is its content id (`article_id` in --json),
-    its own id from the source file, or a file path with an optional #POSITION (as a citation shows it)."""
+    its own id from the source file, or a file path with an optional #POSITION or :POSITION (as a citation
+    shows it: the indexed folder's name and the path inside it; or a path from here, or absolute)."""
     from index.store import IndexInvalid, IndexMissing, Store
 
     s = _settings(ctx)
@@ -477,10 +478,12 @@ def _find_articles(snap: Any, wanted: str) -> list[str]:
         return [wanted]
     found = snap.find_origins(origin_id=wanted)
     if not found:
-        path, _, pos = wanted.rpartition("#") if "#" in wanted else (wanted, "", "")
-        position = int(pos) if pos.isdigit() else None
-        if position is None:
-            path = wanted
+        path, position = wanted, None
+        for sep in ("#", ":"):   # PATH#17 as citations show it, or PATH:17
+            head, mark, pos = wanted.rpartition(sep)
+            if mark and head and pos.isdigit():
+                path, position = head, int(pos)
+                break
         candidates = {path, Path(path).expanduser().resolve().as_posix()}
         found = [f for c in candidates for f in snap.find_origins(path=c, position=position)]
     return list(dict.fromkeys(aid for aid, _ in found))

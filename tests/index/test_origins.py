@@ -62,6 +62,7 @@ def test_show_by_content_id_origin_id_and_path(built, monkeypatch):
     assert "origin  archive/2024/feed.jsonl#0 (id ahram-17)  (" + str(archive.resolve()) in by_id
     assert run(index, "show", "ahram-17").stdout == by_id                          # the article's own id
     assert run(index, "show", "archive/2024/feed.jsonl#0").stdout == by_id         # as a citation shows it
+    assert run(index, "show", "archive/2024/feed.jsonl:0").stdout == by_id         # path:position
     assert run(index, "show", str(archive / "2024" / "feed.jsonl") + "#0").stdout == by_id   # absolute
     monkeypatch.chdir(archive)
     assert run(index, "show", "2024/feed.jsonl#0").stdout == by_id                 # relative to here
