@@ -187,7 +187,7 @@ def _read(paths: list[Path], state: Progress, notify: Callable[[], None], exclud
     """Stream articles file by file, counting files and their articles first so progress has totals.
 
     The counting pass parses each file once more (no chunking, no embedding): on the 10,138-article ANT
-    sample that is ~2 s against the hours of embedding it frames (README, "Long jobs")."""
+    sample that is 0.8-1.4 s against the 60 min of embedding it frames (README, "Progress totals")."""
     files = list(iter_files(paths, exclude, stats))
     state.files_total = len(files)
     notify()

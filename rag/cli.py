@@ -449,8 +449,10 @@ def show(ctx: click.Context, article: str, as_json: bool) -> None:
     finally:
         store.close()
     if not ids:
-        raise UsageFail(f"no article {article!r} in {s.index_dir}: give a content id, an article's own id, or "
-                        "a file path (with #position), as a citation shows them")
+        from index.sources import quote
+
+        raise UsageFail(f"no article {quote(article)} in {s.index_dir}: give a content id, an article's own id, "
+                        "or a file path (with #position), as a citation shows them")
     if as_json:
         _dump([{**{k: v for k, v in vars(r).items() if k != "origins"},
                 "origins": [{**vars(o), "label": o.label} for o in origins]} for r, origins in records])

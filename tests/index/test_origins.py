@@ -69,8 +69,8 @@ def test_show_by_content_id_origin_id_and_path(built, monkeypatch):
     both = json.loads(run(index, "show", "2024/feed.jsonl", "--json").stdout)      # the whole file
     assert [a["title"] for a in both] == ["مهرجان المسرح", "أمطار"]
     assert both[1]["origins"][0]["position"] == 1 and both[0]["origins"][0]["root"] == str(archive.resolve())
-    missing = run(index, "show", "nothing-like-this")
-    assert missing.exit_code == 2 and "no article 'nothing-like-this'" in missing.stderr
+    missing = run(index, "show", "archive/2024/غائب.jsonl#3")
+    assert missing.exit_code == 2 and "no article «archive/2024/غائب.jsonl#3»" in missing.stderr
 
 
 def _downgrade_to_schema_1(index: Path) -> None:
