@@ -704,6 +704,10 @@ class Writer:
             "position = excluded.position, seen_at = excluded.seen_at, root = excluded.root",
             (origin_id, article_id, path, position, now(), root))
 
+    def roots(self) -> set[str]:
+        """The folders origins are shown relative to so far (schema 2; see format_origin)."""
+        return {r[0] for r in self.conn.execute("SELECT DISTINCT root FROM origins WHERE root IS NOT NULL")}
+
     def fill_root(self, origin_id: str, root: str | None) -> None:
         """Give an unchanged origin from before schema 2 its root (nothing to do once it has one)."""
         if root is not None:

@@ -114,7 +114,7 @@ def update_index(root: Path | str, paths: Iterable[str | Path], embedder: Embedd
                              "run `rag index build` to re-chunk it")
         seen: set[str] = set()
         failed: set[str] = set()
-        roots = _roots(paths)
+        roots = sorted(set(_roots(paths)) | writer.roots(), key=len)  # `update archive/today/` keeps `archive/`
         pending: dict[str, _Pending] = {}
         last_commit = time.monotonic()
 

@@ -99,3 +99,12 @@ def test_an_index_from_before_schema_2_opens_and_migrates_without_re_embedding(b
     store = Store(index)   # and it reads as a current index
     assert store.info.generation >= 1
     store.close()
+
+
+def test_an_update_of_a_subfolder_shows_paths_from_the_indexed_folder(built):
+    archive, index = built
+    (archive / "2025").mkdir()
+    (archive / "2025" / "new.txt").write_text("معرض الكتاب\nافتتح معرض الكتاب في القاهرة أبوابه.\n", encoding="utf-8")
+    assert run(index, "index", "update", str(archive / "2025"), "-q").exit_code == 0
+    shown = json.loads(run(index, "show", str(archive / "2025" / "new.txt"), "--json").stdout)
+    assert shown[0]["origins"][0]["label"] == "archive/2025/new.txt#0"
