@@ -516,13 +516,14 @@ class WalkStats:
     excluded: int = 0                                          # files and folders a .ragignore or --exclude left out
 
     def describe(self) -> str:
-        """``skipped by type: .pdf: 3, .docx: 1; 2 excluded by .ragignore/--exclude`` (empty when nothing)."""
+        """``skipped by type: .pdf: 3, .docx: 1; 2 files/folders excluded by .ragignore/--exclude`` (or "")."""
         parts = []
         if self.skipped_types:
             parts.append("skipped by type: " + ", ".join(f"{t}: {n}" for t, n in sorted(
                 self.skipped_types.items(), key=lambda kv: (-kv[1], kv[0]))))
         if self.excluded:
-            parts.append(f"{self.excluded} excluded by {IGNORE_FILE}/--exclude")
+            parts.append(f"{self.excluded} {'file/folder' if self.excluded == 1 else 'files/folders'} excluded by "
+                         f"{IGNORE_FILE}/--exclude")
         return "; ".join(parts)
 
 

@@ -36,7 +36,7 @@ def test_build_reads_gzip_reports_skipped_types_and_progress_lines(tmp_path):
     report = json.loads(result.stdout)
     assert report["added"] == 3 and report["articles"] == 3
     assert report["skipped_types"] == {".docx": 1, ".pdf": 2} and report["excluded"] == 1
-    assert "not indexed: skipped by type: .pdf: 2, .docx: 1; 1 excluded by .ragignore/--exclude" in result.stderr
+    assert "not indexed: skipped by type: .pdf: 2, .docx: 1; 1 file/folder excluded by .ragignore/--exclude" in result.stderr
     # stderr is not a terminal here: plain lines with articles done / total, no \r-drawn bar
     lines = [x for x in result.stderr.splitlines() if x.startswith("indexing:")]
     assert lines and "\r" not in result.stderr
