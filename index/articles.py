@@ -1,4 +1,4 @@
-"""Read news files (seed .txt, .md, .html, .json, .jsonl, .csv) into :class:`Article` records.
+"""Read news files (seed .txt, .md, .html, .json, .jsonl, .csv, each also gzip-compressed) into :class:`Article`s.
 
 Archives are messy: legacy Arabic encodings, half-broken JSON lines, saved web pages. The
 readers never raise for bad content; they yield :class:`ReadError` next to the good articles,
@@ -8,12 +8,14 @@ so one bad file or line never stops an index build and the user is told exactly 
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import io
 import json
 import os
 import re
 import warnings
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -24,11 +26,16 @@ from bs4 import BeautifulSoup, Comment, MarkupResemblesLocatorWarning
 
 from .dates import parse_date
 
-__all__ = ["Article", "ReadError", "DecodeError", "SUPPORTED_SUFFIXES", "MAX_FILE_BYTES",
-           "read_file", "read_paths", "iter_files", "decode_bytes"]
+__all__ = ["Article", "ReadError", "DecodeError", "SUPPORTED_SUFFIXES", "MAX_FILE_BYTES", "IGNORE_FILE",
+           "WalkStats", "count_articles", "read_file", "read_paths", "iter_files", "decode_bytes", "file_type", "is_supported"]
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".csv")
+#: Any supported file may also be gzip-compressed (``articles.jsonl.gz``): archives are shipped that way.
+GZIP_SUFFIX = ".gz"
+#: Applies to the decompressed size too: a small gzip that inflates to gigabytes (a "bomb") is refused.
 MAX_FILE_BYTES = 20 * 1024 * 1024
+#: gitignore-syntax file, honoured in every indexed folder (patterns relative to the folder it is in).
+IGNORE_FILE = ".ragignore"
 _MB = 1024 * 1024
 
 
@@ -415,25 +422,67 @@ def _resolved(path: str | Path) -> str:
         return p.absolute().as_posix()
 
 
+def file_type(path: str | Path) -> str:
+    """The suffix that picks the reader, lower case: ``.jsonl`` for ``a.jsonl`` and ``a.JSONL.gz`` alike."""
+    name = Path(path).name.lower()
+    if name.endswith(GZIP_SUFFIX):
+        name = name[: -len(GZIP_SUFFIX)]
+    return Path(name).suffix
+
+
+def is_supported(path: str | Path) -> bool:
+    return file_type(path) in SUPPORTED_SUFFIXES
+
+
+def _type_label(path: Path) -> str:
+    """How an unsupported file is named in "skipped by type" counts: ``.pdf``, ``.tar.gz``, ``(none)``."""
+    name = path.name.lower()
+    gz = name.endswith(GZIP_SUFFIX)
+    inner = Path(name[: -len(GZIP_SUFFIX)] if gz else name).suffix
+    return (inner + GZIP_SUFFIX if gz else inner) or "(none)"
+
+
+def _limit() -> str:
+    return f"the {MAX_FILE_BYTES // _MB} MiB limit"
+
+
+def _read_bytes(p: Path, where: str) -> bytes | ReadError:
+    """At most MAX_FILE_BYTES (+1 to detect more) of the file, decompressed when it is gzip."""
+    try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return ReadError(where, f"file is {size / _MB:.1f} MiB, over {_limit()}")
+        if not p.name.lower().endswith(GZIP_SUFFIX):
+            with p.open("rb") as f:
+                data = f.read(MAX_FILE_BYTES + 1)  # the file may have grown since stat()
+            if len(data) > MAX_FILE_BYTES:
+                return ReadError(where, f"file is {len(data) / _MB:.1f} MiB, over {_limit()}")
+            return data
+        with gzip.open(p, "rb") as g:
+            # read() with a bound decompresses no more than that: a bomb costs 20 MB, not its full size
+            data = g.read(MAX_FILE_BYTES + 1)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        return ReadError(where, f"not a readable gzip file ({e or type(e).__name__})")
+    except OSError as e:
+        return ReadError(where, f"could not read the file: {e.strerror or e}")
+    if len(data) > MAX_FILE_BYTES:
+        return ReadError(where, f"decompresses to more than {_limit()} "
+                                "(the limit applies to the uncompressed size)")
+    return data
+
+
 def _load(p: Path, where: str) -> str | ReadError:
     """The file's decoded text, or why it cannot be had."""
     if not p.exists():
         return ReadError(where, "no such file or folder")
     if not p.is_file():
         return ReadError(where, "is a folder, not a file" if p.is_dir() else "not a regular file")
-    if p.suffix.lower() not in SUPPORTED_SUFFIXES:
-        return ReadError(where, f"unsupported file type '{p.suffix or '(none)'}' "
-                                f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
-    try:
-        size, data = p.stat().st_size, b""
-        if size <= MAX_FILE_BYTES:
-            with p.open("rb") as f:
-                data = f.read(MAX_FILE_BYTES + 1)  # the file may have grown since stat()
-            size = max(size, len(data))
-    except OSError as e:
-        return ReadError(where, f"could not read the file: {e.strerror or e}")
-    if size > MAX_FILE_BYTES:
-        return ReadError(where, f"file is {size / _MB:.1f} MiB, over the {MAX_FILE_BYTES // _MB} MiB limit")
+    if not is_supported(p):
+        return ReadError(where, f"unsupported file type '{_type_label(p)}' "
+                                f"(supported: {', '.join(SUPPORTED_SUFFIXES)}, each also as .gz)")
+    data = _read_bytes(p, where)
+    if isinstance(data, ReadError):
+        return data
     try:
         text = decode_bytes(data)
     except DecodeError as e:
@@ -449,7 +498,7 @@ def read_file(path: str | Path) -> Iterator[Article | ReadError]:
     if isinstance(text, ReadError):
         yield text
         return
-    suffix = p.suffix.lower()
+    suffix = file_type(p)
     readers = {".html": _read_html, ".htm": _read_html, ".json": _read_json,
                ".jsonl": _read_jsonl, ".csv": _read_csv}
     reader = readers.get(suffix) or (lambda t, w: _read_text(t, w, markdown=suffix == ".md"))
@@ -459,29 +508,118 @@ def read_file(path: str | Path) -> Iterator[Article | ReadError]:
         yield ReadError(where, f"could not parse the file ({type(e).__name__}: {e})")
 
 
-def _walk(root: Path) -> Iterator[Path | ReadError]:
-    """Supported, non-hidden files under root, sorted by path; unlistable folders reported."""
+@dataclass
+class WalkStats:
+    """What a folder walk passed over, so a user hears about it instead of files vanishing silently."""
+
+    skipped_types: Counter = field(default_factory=Counter)   # ".pdf" → 3: unsupported files, by type
+    excluded: int = 0                                          # files and folders a .ragignore or --exclude left out
+
+    def describe(self) -> str:
+        """``skipped by type: .pdf: 3, .docx: 1; 2 files/folders excluded by .ragignore/--exclude`` (or "")."""
+        parts = []
+        if self.skipped_types:
+            parts.append("skipped by type: " + ", ".join(f"{t}: {n}" for t, n in sorted(
+                self.skipped_types.items(), key=lambda kv: (-kv[1], kv[0]))))
+        if self.excluded:
+            parts.append(f"{self.excluded} {'file/folder' if self.excluded == 1 else 'files/folders'} excluded by "
+                         f"{IGNORE_FILE}/--exclude")
+        return "; ".join(parts)
+
+
+class _Ignore:
+    """gitignore rules (``pathspec``) from the ``.ragignore`` files met on the way down, plus ``--exclude``.
+
+    As in git, a file's rules apply to paths below its folder, a deeper file's matching rule overrides a
+    shallower one's, and ``!pattern`` re-includes.
+    """
+
+    def __init__(self, root: Path, exclude: Iterable[str]) -> None:
+        import pathspec  # only folder walks need it
+
+        self._pathspec = pathspec
+        self.rules: list[tuple[Path, Any]] = []
+        patterns = [p for p in exclude if p.strip()]
+        if patterns:
+            self.rules.append((root, pathspec.GitIgnoreSpec.from_lines(patterns)))
+
+    def enter(self, folder: Path, errors: list[ReadError]) -> None:
+        f = folder / IGNORE_FILE
+        if not f.is_file():
+            return
+        try:
+            lines = f.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+            self.rules.append((folder, self._pathspec.GitIgnoreSpec.from_lines(lines)))
+        except (OSError, ValueError) as e:  # a bad pattern names the file; the walk goes on without it
+            errors.append(ReadError(_resolved(f), f"could not use the ignore file: {e}"))
+
+    def ignored(self, path: Path, is_dir: bool) -> bool:
+        verdict = False
+        for folder, spec in self.rules:
+            try:
+                rel = path.relative_to(folder).as_posix()
+            except ValueError:
+                continue
+            result = spec.check_file(rel + "/" if is_dir else rel)
+            if result.include is not None:
+                verdict = result.include
+        return verdict
+
+
+def count_articles(path: str | Path) -> int:
+    """How many articles ``read_file`` yields for ``path`` (parsed, nothing kept): progress totals."""
+    return sum(1 for item in read_file(path) if isinstance(item, Article))
+
+
+def _walk(root: Path, exclude: Iterable[str] = (), stats: WalkStats | None = None) -> Iterator[Path | ReadError]:
+    """Supported, non-hidden, not ignored files under root, sorted by path; unlistable folders reported."""
+    stats = stats if stats is not None else WalkStats()
     found: list[Path] = []
     errors: list[OSError] = []
+    problems: list[ReadError] = []
+    ignore = _Ignore(root, exclude)
     for dirpath, dirnames, filenames in os.walk(root, onerror=errors.append):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        found += [Path(dirpath, n) for n in filenames
-                  if not n.startswith(".") and Path(n).suffix.lower() in SUPPORTED_SUFFIXES]
+        here = Path(dirpath)
+        ignore.enter(here, problems)
+        kept = []
+        for d in sorted(dirnames):
+            if d.startswith("."):
+                continue
+            if ignore.ignored(here / d, is_dir=True):
+                stats.excluded += 1
+            else:
+                kept.append(d)
+        dirnames[:] = kept
+        for n in filenames:
+            if n.startswith("."):
+                continue
+            f = here / n
+            if ignore.ignored(f, is_dir=False):
+                stats.excluded += 1
+            elif is_supported(f):
+                found.append(f)
+            else:
+                stats.skipped_types[_type_label(f)] += 1
     for e in errors:
         yield ReadError(_resolved(e.filename or root), f"could not list the folder: {e.strerror or e}")
+    yield from problems
     yield from sorted(found, key=lambda f: f.relative_to(root).parts)
 
 
-def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | ReadError]:
+def iter_files(paths: Iterable[str | Path], exclude: Iterable[str] = (),
+               stats: WalkStats | None = None) -> Iterator[Path | ReadError]:
     """The files read_paths reads, in order and each once, so callers can count them first.
-    A file named explicitly is yielded even if hidden or unsupported (read_file reports it)."""
+    A file named explicitly is yielded even if hidden, ignored or unsupported (read_file reports it).
+    ``exclude``: gitignore-syntax patterns, relative to each folder given; ``stats`` collects what the
+    walk passed over (unsupported types, exclusions)."""
     seen: set[str] = set()
+    exclude = tuple(exclude)
     for given in paths:
         p = Path(given).expanduser()
         if not p.exists():
             yield ReadError(_resolved(p), "no such file or folder")
             continue
-        for item in _walk(p) if p.is_dir() else [p]:
+        for item in _walk(p, exclude, stats) if p.is_dir() else [p]:
             if isinstance(item, ReadError):
                 yield item
             elif (key := _resolved(item)) not in seen:
@@ -489,9 +627,10 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path | ReadError]:
                 yield item
 
 
-def read_paths(paths: Iterable[str | Path]) -> Iterator[Article | ReadError]:
+def read_paths(paths: Iterable[str | Path], exclude: Iterable[str] = (),
+               stats: WalkStats | None = None) -> Iterator[Article | ReadError]:
     """Read files and folders (folders recursively); a file named twice is read once."""
-    for item in iter_files(paths):
+    for item in iter_files(paths, exclude, stats):
         if isinstance(item, ReadError):
             yield item
         else:

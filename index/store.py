@@ -32,9 +32,16 @@ import numpy as np
 
 from . import faults, ivf, postings
 from .lock import WriterLock, holder
+from .migrations import LATEST as _LATEST_MIGRATION, migrate
 from .vectors import VectorIndex
 
-SCHEMA_VERSION = 1
+#: Catalog version this program writes; older ones are read as they are and migrated by the next writer
+#: (index/migrations.py), never rebuilt.
+SCHEMA_VERSION = 2
+assert SCHEMA_VERSION == _LATEST_MIGRATION
+OLDEST_SCHEMA = 1
+#: Sources `rag index status` names (most articles first); `rag index sources` lists them all.
+TOP_SOURCES = 5
 CATALOG = "catalog.sqlite"
 VECTOR_GLOB = "vectors-*.faiss"
 #: meta key present while an index's first build is unfinished: JSON {"paths": [...], "total": n | null}
@@ -49,7 +56,7 @@ CREATE INDEX IF NOT EXISTS articles_date ON articles(date);
 CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
 CREATE TABLE IF NOT EXISTS origins(
     origin_id TEXT PRIMARY KEY, article_id TEXT NOT NULL, path TEXT NOT NULL, position INTEGER NOT NULL,
-    seen_at TEXT NOT NULL);
+    seen_at TEXT NOT NULL, root TEXT);
 CREATE INDEX IF NOT EXISTS origins_article ON origins(article_id);
 CREATE INDEX IF NOT EXISTS origins_path ON origins(path);
 CREATE TABLE IF NOT EXISTS chunks(
@@ -103,6 +110,37 @@ class ChunkRecord:
     date: str | None
     source: str | None
     url: str | None
+    origin: str | None = None     # where the article was read from (format_origin), for citations
+
+
+@dataclass(frozen=True)
+class OriginRecord:
+    """One place an article was read from."""
+
+    origin_id: str
+    path: str
+    position: int
+    root: str | None          # the folder given to `rag index build` (None: an index from before schema 2)
+
+    @property
+    def label(self) -> str:
+        return format_origin(self.origin_id, self.path, self.position, self.root)
+
+
+def format_origin(origin_id: str, path: str, position: int, root: str | None) -> str:
+    """``archive/2024/feed.jsonl#17`` (the indexed folder's name, then the path inside it, then the
+    article's position in the file: its 0-based line, item or section, as in ``rag show``); the article's
+    own ``id`` follows when it had one. Without a known root the path is absolute."""
+    if origin_id.startswith("pasted:"):
+        return "pasted in the browser"
+    shown = path
+    if root:
+        try:
+            shown = (Path(Path(root).name) / Path(path).relative_to(root)).as_posix()
+        except ValueError:
+            pass
+    where = f"{shown}#{position}"
+    return where if origin_id == f"{path}#{position}" else f"{where} (id {origin_id})"
 
 
 @dataclass(frozen=True)
@@ -213,9 +251,9 @@ def _check_tables(conn: sqlite3.Connection, root: Path) -> None:
 
 def _info(meta: dict[str, str], root: Path) -> IndexInfo:
     try:
-        if int(meta["schema"]) != SCHEMA_VERSION:
+        if not OLDEST_SCHEMA <= int(meta["schema"]) <= SCHEMA_VERSION:
             raise IndexInvalid(f"index at {root} has schema version {meta['schema']}, this program reads "
-                               f"version {SCHEMA_VERSION}: rebuild it with `rag index build`")
+                               f"versions {OLDEST_SCHEMA} to {SCHEMA_VERSION}: rebuild it with `rag index build`")
         return IndexInfo(meta["embedder"], meta["identity"], int(meta["dim"]), meta.get("chunking", ""),
                          int(meta["generation"]), meta["created_at"], meta["updated_at"])
     except (KeyError, ValueError) as exc:
@@ -296,10 +334,10 @@ class Snapshot:
         return [p for t in dict.fromkeys(terms) if (p := self._postings[t]) is not None]
 
     def allowed_ids(self, since: str | None = None, until: str | None = None,
-                    sources: Sequence[str] | None = None) -> np.ndarray | None:
+                    sources: Sequence[str] | None = None, include_undated: bool = False) -> np.ndarray | None:
         """Chunk ids that pass the filters, or None when there are no filters (everything allowed). Remembered
         for the snapshot: the dense and the keyword search of one question ask for the same filters."""
-        where, args = _filter_sql(since, until, sources)
+        where, args = _filter_sql(since, until, sources, include_undated)
         if not where:
             return None
         if (key := (where, *args)) not in self._allowed:
@@ -311,16 +349,16 @@ class Snapshot:
         return self.vectors.search(query, k, allowed)
 
     def keyword(self, terms: Sequence[str], k: int, since: str | None = None, until: str | None = None,
-                sources: Sequence[str] | None = None) -> list[tuple[int, float]]:
+                sources: Sequence[str] | None = None, include_undated: bool = False) -> list[tuple[int, float]]:
         """BM25 (FTS5's, column weights title 0.5, body 1.0); returns (chunk id, score) with higher = better."""
         terms = [t for t in dict.fromkeys(terms) if t]
         if not terms or k <= 0:
             return []
         if self.collection is not None:
             return postings.top_k(self._read_postings(terms), self.collection, k,
-                                  self.allowed_ids(since, until, sources))
+                                  self.allowed_ids(since, until, sources, include_undated))
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        where, args = _filter_sql(since, until, sources)
+        where, args = _filter_sql(since, until, sources, include_undated)
         join = "JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id" if where else ""
         sql = (f"SELECT f.rowid, bm25(chunks_fts, 0.5, 1.0) AS s FROM chunks_fts f {join} "
                f"WHERE chunks_fts MATCH ? {'AND ' + where if where else ''} ORDER BY s LIMIT ?")
@@ -360,7 +398,50 @@ class Snapshot:
         sql = (f"SELECT c.id, c.article_id, c.ordinal, c.start, c.end, substr(a.text, c.start + 1, c.end - c.start),"
                f" a.title, a.date, a.source, a.url FROM chunks c JOIN articles a ON a.id = c.article_id "
                f"WHERE c.id IN ({marks})")
-        return {r[0]: ChunkRecord(*r) for r in self.conn.execute(sql, ids)}
+        rows = self.conn.execute(sql, ids).fetchall()
+        origins = self.first_origins([r[1] for r in rows])
+        return {r[0]: ChunkRecord(*r, origin=(o.label if (o := origins.get(r[1])) else None)) for r in rows}
+
+    def _has_roots(self) -> bool:
+        """Schema 2's ``origins.root``: an older index (not yet migrated by a writer) is read without it."""
+        return any(r[1] == "root" for r in self.conn.execute("PRAGMA table_info(origins)"))
+
+    def origins_of(self, article_ids: Sequence[str]) -> dict[str, list[OriginRecord]]:
+        """article id → its origins, file-read ones before pasted ones, then by path and position."""
+        ids = list(dict.fromkeys(article_ids))
+        if not ids:
+            return {}
+        root = "root" if self._has_roots() else "NULL"
+        out: dict[str, list[OriginRecord]] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            sql = (f"SELECT article_id, origin_id, path, position, {root} FROM origins WHERE article_id IN "
+                   f"({','.join('?' * len(part))}) ORDER BY origin_id LIKE 'pasted:%', path, position, origin_id")
+            for aid, oid, path, pos, r in self.conn.execute(sql, part):
+                out.setdefault(aid, []).append(OriginRecord(oid, path, pos, r))
+        return out
+
+    def first_origins(self, article_ids: Sequence[str]) -> dict[str, OriginRecord]:
+        return {a: o[0] for a, o in self.origins_of(article_ids).items()}
+
+    def find_origins(self, origin_id: str | None = None, path: str | None = None,
+                     position: int | None = None) -> list[tuple[str, OriginRecord]]:
+        """(article id, origin) for an exact origin id, or for a file path (absolute, or as shown in a citation:
+        the indexed folder's name and the path inside it), optionally at one position."""
+        root = "root" if self._has_roots() else "NULL"
+        rows = self.conn.execute(f"SELECT article_id, origin_id, path, position, {root} FROM origins "
+                                 "ORDER BY path, position")
+        found = []
+        for aid, oid, p, pos, r in rows:
+            o = OriginRecord(oid, p, pos, r)
+            if origin_id is not None:
+                ok = oid == origin_id
+            else:
+                shown = o.label.split("#", 1)[0]
+                ok = path in (p, shown) and (position is None or pos == position)
+            if ok:
+                found.append((aid, o))
+        return found
 
     def article(self, article_id: str) -> ArticleRecord | None:
         row = self.conn.execute("SELECT id, title, date, source, url, text, metadata FROM articles WHERE id = ?",
@@ -374,6 +455,29 @@ class Snapshot:
     def sources(self) -> list[str]:
         return [r[0] for r in self.conn.execute(
             "SELECT DISTINCT source FROM articles WHERE source IS NOT NULL AND source != '' ORDER BY source")]
+
+    def source_stats(self) -> list[dict[str, Any]]:
+        """Every source with its article count, date range and undated count, most articles first; articles
+        without a source are one row with ``source`` None (last)."""
+        rows = self.conn.execute(
+            "SELECT NULLIF(source, ''), count(*), min(date), max(date), sum(date IS NULL) FROM articles "
+            "GROUP BY NULLIF(source, '') ORDER BY NULLIF(source, '') IS NULL, count(*) DESC, source")
+        return [{"source": s, "articles": n, "date_from": lo, "date_to": hi, "undated": u}
+                for s, n, lo, hi, u in rows]
+
+    def filter_counts(self, since: str | None, until: str | None, sources: Sequence[str] | None,
+                      include_undated: bool = False) -> tuple[int, int]:
+        """(articles that pass the filters, undated articles the date filters leave out): what a question's
+        answer must say when a filter leaves nothing, or quietly drops the articles that have no date."""
+        where, args = _filter_sql(since, until, sources, include_undated)
+        matching = self.conn.execute(f"SELECT count(*) FROM articles a {'WHERE ' + where if where else ''}",
+                                     args).fetchone()[0]
+        undated = 0
+        if (since or until) and not include_undated:
+            where, args = _filter_sql(None, None, sources)
+            undated = self.conn.execute("SELECT count(*) FROM articles a WHERE a.date IS NULL"
+                                        + (f" AND {where}" if where else ""), args).fetchone()[0]
+        return matching, undated
 
     def vector(self, chunk_id: int) -> np.ndarray:
         return self.vectors.reconstruct(chunk_id)
@@ -394,17 +498,26 @@ class Snapshot:
             "created_at": self.info.created_at, "last_update": self.info.updated_at,
             "size_bytes": size,
             "first_build": _first_build_note(c),
+            "top_sources": [{"source": r["source"], "articles": r["articles"]}
+                            for r in self.source_stats() if r["source"] is not None][:TOP_SOURCES],
         }
 
 
-def _filter_sql(since: str | None, until: str | None, sources: Sequence[str] | None) -> tuple[str, list[Any]]:
+def _filter_sql(since: str | None, until: str | None, sources: Sequence[str] | None,
+                include_undated: bool = False) -> tuple[str, list[Any]]:
+    """SQL over ``articles a``. A date filter leaves undated articles out (their date is unknown, not in
+    range) unless ``include_undated``; the answer says how many it left out (Snapshot.filter_counts)."""
     parts, args = [], []
+    dates = []
     if since:
-        parts.append("a.date >= ?")
+        dates.append("a.date >= ?")
         args.append(since)
     if until:
-        parts.append("a.date <= ?")
+        dates.append("a.date <= ?")
         args.append(until)
+    if dates:
+        both = " AND ".join(dates)
+        parts.append(f"({both} OR a.date IS NULL)" if include_undated else both)
     if sources:
         parts.append(f"a.source IN ({','.join('?' * len(sources))})")
         args.extend(sources)
@@ -640,6 +753,8 @@ class Writer:
             if not postings.present(meta):  # an index from before the postings: build them, in this transaction
                 postings.build(self.conn, self.postings)
                 self.dirty = True
+            if migrate(self.conn, int(meta["schema"])) != int(meta["schema"]):  # in this transaction: no re-embedding
+                self.dirty = True
         else:  # a rebuild that replaces the index (one transaction: the old one stays until the new is complete)
             for table in ("chunks_fts", "chunks", "origins", "articles", "meta", *postings.TABLES):
                 self.conn.execute(f"DROP TABLE IF EXISTS {table}")
@@ -729,13 +844,24 @@ class Writer:
         self.vectors.add(np.asarray(ids, np.int64), np.asarray(vectors, np.float32).reshape(len(ids), -1))
         return ids
 
-    def set_origin(self, origin_id: str, article_id: str, path: str, position: int) -> None:
+    def set_origin(self, origin_id: str, article_id: str, path: str, position: int,
+                   root: str | None = None) -> None:
         self.dirty = True
         self.conn.execute(
-            "INSERT INTO origins(origin_id, article_id, path, position, seen_at) VALUES (?,?,?,?,?) "
+            "INSERT INTO origins(origin_id, article_id, path, position, seen_at, root) VALUES (?,?,?,?,?,?) "
             "ON CONFLICT(origin_id) DO UPDATE SET article_id = excluded.article_id, path = excluded.path, "
-            "position = excluded.position, seen_at = excluded.seen_at",
-            (origin_id, article_id, path, position, now()))
+            "position = excluded.position, seen_at = excluded.seen_at, root = excluded.root",
+            (origin_id, article_id, path, position, now(), root))
+
+    def roots(self) -> set[str]:
+        """The folders origins are shown relative to so far (schema 2; see format_origin)."""
+        return {r[0] for r in self.conn.execute("SELECT DISTINCT root FROM origins WHERE root IS NOT NULL")}
+
+    def fill_root(self, origin_id: str, root: str | None) -> None:
+        """Give an unchanged origin from before schema 2 its root (nothing to do once it has one)."""
+        if root is not None and self.conn.execute(
+                "UPDATE origins SET root = ? WHERE origin_id = ? AND root IS NULL", (root, origin_id)).rowcount:
+            self.dirty = True  # worth a commit even when nothing else changed
 
     def remove_origin(self, origin_id: str) -> None:
         self.dirty = True

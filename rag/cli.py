@@ -58,7 +58,8 @@ class Fail(click.ClickException):
 
 
 class UsageFail(Fail):
-    """A mistake in the command line itself (a path that does not exist): one line, exit status 2."""
+    """A mistake in the command line itself (a path that does not exist, an unknown --source): one plain
+    line, exit status 2 like click's usage errors."""
 
     exit_code = 2
 
@@ -146,7 +147,8 @@ def _quoted(paths: tuple[Path, ...]) -> str:
 
 
 def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str | None, as_json: bool,
-                build: bool, quiet: bool, dry_run: bool = False, yes: bool = False) -> None:
+                build: bool, quiet: bool, dry_run: bool = False, yes: bool = False,
+                exclude: tuple[str, ...] = ()) -> None:
     from index.chunking import ChunkingPolicy
     from index.embedders import create
     from index.lock import IndexLocked, holder, locked_message
@@ -185,7 +187,7 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
     if dry_run or build or first:
         try:
             preview = plan(s.index_dir, paths, prune_all=build, fresh=fresh,
-                           embedder=embedder if dry_run else None, policy=policy)
+                           embedder=embedder if dry_run else None, policy=policy, exclude=exclude)
         except IndexInvalid as exc:
             if not build:
                 raise Fail(str(exc)) from exc
@@ -206,7 +208,7 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
         with stop:
             report = update_index(s.index_dir, paths, embedder, spec, policy, prune_all=build, fresh=fresh,
                                   progress=bar.update, checkpoint_seconds=s.checkpoint_seconds, stop=stop,
-                                  total_articles=preview.articles_after if preview else None)
+                                  total_articles=preview.articles_after if preview else None, exclude=exclude)
     except IndexLocked as exc:
         raise Fail(str(exc)) from exc
     except (EmbedderMismatch, ValueError, IndexInvalid) as exc:
@@ -218,6 +220,8 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
         bar.close()
     for err in report.errors:
         click.echo(f"skipped {err}", err=True)
+    if report.walk.describe():
+        click.echo(f"not indexed: {report.walk.describe()}", err=True)
     if report.interrupted:
         _show_interrupted(report, s.index_dir, paths, command, fresh, as_json)
         ctx.exit(EXIT_INTERRUPTED)
@@ -280,6 +284,10 @@ _json_opt = click.option("--json", "as_json", is_flag=True, help="Print one JSON
 _quiet_opt = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 _dry_run_opt = click.option("--dry-run", is_flag=True,
                             help="Say what would be added, changed and removed; write and embed nothing.")
+_exclude_opt = click.option(
+    "--exclude", "exclude", multiple=True, metavar="GLOB",
+    help="Leave out files matching GLOB (gitignore syntax, relative to each folder; repeatable), as a "
+         ".ragignore file in the folder does. Articles of excluded files leave the index.")
 
 
 @index_group.command("build")
@@ -290,12 +298,13 @@ _dry_run_opt = click.option("--dry-run", is_flag=True,
 @_quiet_opt
 @_dry_run_opt
 @click.option("--yes", is_flag=True, help="Go ahead even if this removes more than half of the indexed articles.")
+@_exclude_opt
 @click.pass_context
 def index_build(ctx: click.Context, paths: tuple[Path, ...], embedder: str | None, as_json: bool,
-                quiet: bool, dry_run: bool, yes: bool) -> None:
+                quiet: bool, dry_run: bool, yes: bool, exclude: tuple[str, ...]) -> None:
     """Index exactly the articles under PATHS (files or folders): anything else is removed from the index;
     your files are not touched. Refuses to remove more than half of the index without --yes."""
-    _run_update(ctx, paths, embedder, as_json, build=True, quiet=quiet, dry_run=dry_run, yes=yes)
+    _run_update(ctx, paths, embedder, as_json, build=True, quiet=quiet, dry_run=dry_run, yes=yes, exclude=exclude)
 
 
 @index_group.command("update")
@@ -305,11 +314,12 @@ def index_build(ctx: click.Context, paths: tuple[Path, ...], embedder: str | Non
 @_json_opt
 @_quiet_opt
 @_dry_run_opt
+@_exclude_opt
 @click.pass_context
 def index_update(ctx: click.Context, paths: tuple[Path, ...], embedder: str | None, as_json: bool,
-                 quiet: bool, dry_run: bool) -> None:
+                 quiet: bool, dry_run: bool, exclude: tuple[str, ...]) -> None:
     """Take in new, changed and removed articles under PATHS; embed only new chunks."""
-    _run_update(ctx, paths, embedder, as_json, build=False, quiet=quiet, dry_run=dry_run)
+    _run_update(ctx, paths, embedder, as_json, build=False, quiet=quiet, dry_run=dry_run, exclude=exclude)
 
 
 @index_group.command("status")
@@ -353,11 +363,51 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"index        {status['index']}\n" + state +
                f"articles     {status['articles']} (from {status['origins']} origins)\n"
                f"chunks       {status['chunks']}\n"
-               f"sources      {status['sources']}\n"
+               f"sources      {status['sources']}{_top_sources(status)}\n"
                f"dates        {rng}\n"
                f"embedder     {status['embedder']} ({status['embedder_identity']}, {status['dim']} dims)\n"
                f"last update  {status['last_update']}\n"
                f"size         {status['size_bytes'] / 2 ** 20:.2f} MiB")
+
+
+def _top_sources(status: dict[str, Any]) -> str:
+    top = status.get("top_sources") or []
+    if not top:
+        return ""
+    more = ", …" if status["sources"] > len(top) else ""
+    return " (most articles: " + ", ".join(f"{t['source']} {t['articles']}" for t in top) + more \
+        + "; all: `rag index sources`)"
+
+
+@index_group.command("sources")
+@_json_opt
+@click.pass_context
+def index_sources(ctx: click.Context, as_json: bool) -> None:
+    """Every source with its article count and date range, most articles first (names for --source)."""
+    from index.store import IndexInvalid, IndexMissing, Store
+
+    s = _settings(ctx)
+    try:
+        store = Store(s.index_dir)
+        with store.snapshot() as snap:
+            rows = snap.source_stats()
+        store.close()
+    except IndexMissing:
+        raise Fail(f"no index at {s.index_dir}: build one with `rag index build seeds/`") from None
+    except IndexInvalid as exc:
+        raise Fail(str(exc)) from exc
+    if as_json:
+        _dump(rows)
+        return
+    if not rows:
+        click.echo("the index holds no articles")
+        return
+    width = max(len(str(r["articles"])) for r in rows)
+    for r in rows:
+        dates = (r["date_from"] if r["date_from"] == r["date_to"] else f"{r['date_from']} … {r['date_to']}") \
+            if r["date_from"] else "no dates"
+        undated = f" (+{r['undated']} undated)" if r["undated"] and r["date_from"] else ""
+        click.echo(f"{r['articles']:>{width}}  {dates}{undated}  {r['source'] or '(no source)'}")
 
 
 # ------------------------------------------------------------------------------------------ ask/chat ---
@@ -390,6 +440,7 @@ def _pipeline(ctx: click.Context, embedder: str | None = None):
 
 
 def _filters(since: str | None, until: str | None, sources: tuple[str, ...]):
+    """The question filters; ``--include-undated`` arrives through ``ctx.meta`` (see ``_filter_opts``)."""
     from index.dates import parse_date
 
     from .pipeline import Filters
@@ -402,7 +453,8 @@ def _filters(since: str | None, until: str | None, sources: tuple[str, ...]):
             raise click.BadParameter(f"not a date: {value!r} (use YYYY-MM-DD)", param_hint=flag)
         return parsed
 
-    return Filters(iso(since, "--since"), iso(until, "--until"), tuple(sources))
+    include_undated = bool(click.get_current_context().meta.get("include_undated"))
+    return Filters(iso(since, "--since"), iso(until, "--until"), tuple(sources), include_undated)
 
 
 def _render(answer: Any, color: bool, with_answer: bool = True, language: str | None = None) -> str:
@@ -418,6 +470,8 @@ def _render(answer: Any, color: bool, with_answer: bool = True, language: str | 
     for c in shown:
         meta = " — ".join(x for x in (c.date, c.source, *c.also_in) if x)
         lines.append(f"[{c.number}] {c.title}" + (f" — {meta}" if meta else ""))
+        if c.origin:
+            lines.append(f"    ↳ {c.origin}")
         a, b = c.sentence_in_passage
         if color and not answer.refused:
             passage = c.passage[:a] + click.style(c.passage[a:b], bold=True, underline=True) + c.passage[b:]
@@ -437,6 +491,10 @@ _filter_opts = [
     click.option("--until", default=None, help="Only articles dated on or before (YYYY-MM-DD)."),
     click.option("--answerer", default=None, help="extractive (default) or llm."),
     click.option("--embedder", default=None, help="Query with this embedder (must match the index's)."),
+    # not a parameter of the commands (kept in ctx.meta, read by _filters): their signatures stay as they are
+    click.option("--include-undated", is_flag=True, expose_value=False,
+                 callback=lambda ctx, _param, value: ctx.meta.__setitem__("include_undated", value),
+                 help="With --since/--until, keep articles that have no date (left out by default)."),
 ]
 
 
@@ -459,6 +517,8 @@ def ask(ctx: click.Context, question: tuple[str, ...], k: int | None, sources: t
     text = " ".join(question).strip()
     if not text:
         raise click.UsageError('give a question, e.g. rag ask "من هي السفيرة الأمريكية لدى الأمم المتحدة؟"')
+    from index.sources import UnknownSource
+
     filters = _filters(since, until, sources)
     pipe = _pipeline(ctx, embedder)
     try:
@@ -466,6 +526,8 @@ def ask(ctx: click.Context, question: tuple[str, ...], k: int | None, sources: t
             _dump(pipe.ask(text, k=k, filters=filters, answerer=answerer).to_json())
             return
         _show(pipe, pipe.stream(text, k=k, filters=filters, answerer=answerer), answerer)
+    except UnknownSource as exc:
+        raise UsageFail(str(exc)) from exc
     except ValueError as exc:
         raise Fail(str(exc)) from exc
     finally:
@@ -516,8 +578,15 @@ def chat(ctx: click.Context, k: int | None, sources: tuple[str, ...], since: str
     from .conversation import Conversation
     from .messages import message
 
+    from index.sources import UnknownSource
+
     filters = _filters(since, until, sources)
     pipe = _pipeline(ctx, embedder)
+    try:
+        pipe.check_filters(filters)  # an unknown --source is said once, before the first question
+    except UnknownSource as exc:
+        pipe.close()
+        raise UsageFail(str(exc)) from exc
     conversation = Conversation()
     interactive = sys.stdin.isatty()
     lang = "en"  # the conversation's language: its first question's, until /new
@@ -561,6 +630,72 @@ def chat(ctx: click.Context, k: int | None, sources: tuple[str, ...], since: str
         pipe.close()
 
 
+@main.command("show")
+@click.argument("article")
+@_json_opt
+@click.pass_context
+def show(ctx: click.Context, article: str, as_json: bool) -> None:
+    """Print an article with its metadata and origins. ARTICLE is its content id (`article_id` in --json),
+    its own id from the source file, or a file path with an optional #POSITION or :POSITION (as a citation
+    shows it: the indexed folder's name and the path inside it; or a path from here, or absolute)."""
+    from index.store import IndexInvalid, IndexMissing, Store
+
+    s = _settings(ctx)
+    try:
+        store = Store(s.index_dir)
+    except IndexMissing:
+        raise Fail(f"no index at {s.index_dir}: build one with `rag index build seeds/`") from None
+    except IndexInvalid as exc:
+        raise Fail(str(exc)) from exc
+    try:
+        with store.snapshot() as snap:
+            ids = _find_articles(snap, article.strip())
+            records = [(snap.article(a), snap.origins_of([a]).get(a, [])) for a in ids]
+    finally:
+        store.close()
+    if not ids:
+        from index.sources import quote
+
+        raise UsageFail(f"no article {quote(article)} in {s.index_dir}: give a content id, an article's own id, "
+                        "or a file path (with #position), as a citation shows them")
+    if as_json:
+        _dump([{**{k: v for k, v in vars(r).items() if k != "origins"},
+                "origins": [{**vars(o), "label": o.label} for o in origins]} for r, origins in records])
+        return
+    for i, (r, origins) in enumerate(records):
+        if i:
+            click.echo("\n" + "─" * 40)
+        rows = [(label, value) for label, value in (("date", r.date), ("source", r.source), ("url", r.url),
+                                                     ("id", r.id)) if value]
+        rows += [("origin", o.label + ("" if o.label.startswith(o.path) else f"  ({o.path})")) for o in origins]
+        rows += [(str(k), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+                 for k, v in sorted(r.metadata.items())]
+        width = max(len(label) for label, _ in rows) + 2
+        click.echo(r.title or "(no title)")
+        for label, value in rows:
+            click.echo(f"{label:<{width}}{value}")
+        click.echo("")
+        click.echo(r.text)
+
+
+def _find_articles(snap: Any, wanted: str) -> list[str]:
+    """Article ids for ``wanted``: a content id, an origin id, or PATH[#POSITION] (absolute, relative to the
+    current folder, or as shown in citations)."""
+    if snap.article(wanted) is not None:
+        return [wanted]
+    found = snap.find_origins(origin_id=wanted)
+    if not found:
+        path, position = wanted, None
+        for sep in ("#", ":"):   # PATH#17 as citations show it, or PATH:17
+            head, mark, pos = wanted.rpartition(sep)
+            if mark and head and pos.isdigit():
+                path, position = head, int(pos)
+                break
+        candidates = {path, Path(path).expanduser().resolve().as_posix()}
+        found = [f for c in candidates for f in snap.find_origins(path=c, position=position)]
+    return list(dict.fromkeys(aid for aid, _ in found))
+
+
 # -------------------------------------------------------------------------------------------- eval ---
 @main.command("eval")
 @click.argument("squad_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -583,7 +718,9 @@ def eval_cmd(ctx: click.Context, squad_file: Path, others: tuple[Path, ...], lim
     from index.store import Store
 
     from .answer.extractive import ExtractiveAnswerer
-    from .evaluate import build_index, evaluate, load_squad, table
+    from index.update import update_index
+
+    from .evaluate import evaluate, load_squad, table
     from .retrieval import HybridRetriever
 
     s = _settings(ctx)
@@ -593,7 +730,11 @@ def eval_cmd(ctx: click.Context, squad_file: Path, others: tuple[Path, ...], lim
     runs: dict[str, Any] = {}
     articles, native = load_squad(squad_file)
     click.echo(f"indexing {len(articles)} paragraphs into {work} …", err=True)
-    build_index(work, articles, embedder, spec)
+    bar = _ProgressBar(enabled=True)
+    try:  # evaluate.build_index, with progress: a first run embeds for minutes
+        update_index(work, [], embedder, spec, prune_all=True, articles=articles, progress=bar.update)
+    finally:
+        bar.close()
     store = Store(work)
     retriever = HybridRetriever(store, embedder)
     answerer = None if no_answer else ExtractiveAnswerer(embedder, s.answer_sentences, s.refusal_threshold)
@@ -606,7 +747,7 @@ def eval_cmd(ctx: click.Context, squad_file: Path, others: tuple[Path, ...], lim
             questions = [questions[int(i * step)] for i in range(limit)]
         click.echo(f"{name}: {len(questions)} questions …", err=True)
         runs[name] = evaluate(retriever, answerer, questions, s.k, calibrate,
-                              progress=_eval_progress(sys.stderr.isatty()))
+                              progress=_eval_progress(name))
     store.close()
     if write_calibration:
         _write_calibration(runs, squad_file, others, limit)
@@ -619,13 +760,16 @@ def eval_cmd(ctx: click.Context, squad_file: Path, others: tuple[Path, ...], lim
                 click.echo(f"calibration ({name}): {json.dumps(res['calibration'], ensure_ascii=False)}")
 
 
-def _eval_progress(enabled: bool) -> Any:
+def _eval_progress(label: str) -> Any:
+    """``evaluate``'s ``progress(done, total)`` as questions done / total with rate and time left (stderr)."""
+    from .progress import Reporter
+
+    reporter = Reporter(label, "questions")
+
     def show(done: int, total: int) -> None:
-        if enabled:
-            sys.stderr.write(f"\r{done}/{total}")
-            sys.stderr.flush()
-            if done == total:
-                sys.stderr.write("\n")
+        reporter.update(done, total)
+        if done >= total:
+            reporter.close()
     return show
 
 
@@ -685,28 +829,21 @@ def ui(ctx: click.Context, host: str | None, port: int | None, no_build: bool) -
 
 
 class _ProgressBar:
-    """A one-line progress bar on stderr (stdout stays clean for --json)."""
+    """Index build/update progress on stderr (stdout stays clean for --json): articles done / total, chunks
+    embedded, rate and time left; a bar on a terminal, a plain line every few seconds otherwise."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self._shown = False
+        from .progress import Reporter
+
+        self.reporter = Reporter("indexing", "articles", enabled=enabled)
 
     def update(self, p: Any) -> None:
-        if not self.enabled:
-            return
-        total = max(p.files_total, 1)
-        width = 30
-        filled = int(width * p.files_done / total)
-        line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {p.files_done}/{p.files_total} files · "
-                f"{p.chunks_embedded} chunks embedded")
-        sys.stderr.write(line[:120])
-        sys.stderr.flush()
-        self._shown = True
+        chunks = f"{p.chunks_embedded} chunk{'' if p.chunks_embedded == 1 else 's'} embedded"
+        files = f"file {min(p.files_done + 1, p.files_total)}/{p.files_total}" if p.files_total > 1 else ""
+        self.reporter.update(p.articles_done, p.articles_total, " · ".join(x for x in (chunks, files) if x))
 
     def close(self) -> None:
-        if self._shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+        self.reporter.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,6 +27,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "new_conversation": {"ar": "— محادثة جديدة —", "en": "— new conversation —"},
     "searched": {"ar": "(بحثتُ عن: {query})", "en": "(searched: {query})"},
     "empty_question": {"ar": "السؤال فارغ.", "en": "the question is empty"},
+    "no_match": {
+        "ar": "لا توجد مقالات تطابق {filters}، فلا شيء يُجاب منه.",
+        "en": "No articles match {filters}, so there is nothing to answer from.",
+    },
+    "undated": {
+        "ar": "استُبعد {n} من المقالات غير المؤرّخة بفعل مرشّح التاريخ؛ الخيار ‎--include-undated يُبقيها.",
+        "en": "{n} undated articles were left out by the date filter; --include-undated keeps them.",
+    },
+    "undated_one": {
+        "ar": "استُبعد مقال واحد غير مؤرّخ بفعل مرشّح التاريخ؛ الخيار ‎--include-undated يُبقيه.",
+        "en": "1 undated article was left out by the date filter; --include-undated keeps it.",
+    },
     "fallback": {
         "ar": "تعذّر الحصول على إجابة من النموذج اللغوي ({reason})؛ هذه إجابة مستخرجة من النصوص مباشرة.",
         "en": "The language model could not answer ({reason}); this is the extractive answer instead.",

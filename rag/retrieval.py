@@ -44,6 +44,7 @@ class Query:
     candidates: int = 50
     mode: str = "hybrid"                       # hybrid | dense | keyword (the evaluation compares them)
     exclude_articles: tuple[str, ...] = ()     # used by calibration to hide an answer's own article
+    include_undated: bool = False              # date filters keep articles that have no date
 
     def __post_init__(self) -> None:
         if not self.text or not self.text.strip():
@@ -99,14 +100,14 @@ class HybridRetriever:
         terms = keyword_terms(query.text)
         t1 = time.perf_counter()
         with self.store.snapshot() as snap:
-            allowed = snap.allowed_ids(query.since, query.until, list(query.sources) or None)
+            allowed = snap.allowed_ids(query.since, query.until, list(query.sources) or None, query.include_undated)
             if query.exclude_articles:
                 allowed = _exclude(snap, allowed, query.exclude_articles)
             dense = snap.dense(qvec, query.candidates, allowed) if query.mode != "keyword" else []
             keyword, weight, below = [], 0.0, {}
             if query.mode != "dense" and terms:
                 keyword = snap.keyword(terms, query.candidates, query.since, query.until,
-                                       list(query.sources) or None)
+                                       list(query.sources) or None, query.include_undated)
                 if allowed is not None:
                     ok = set(allowed.tolist())
                     keyword = [(i, s) for i, s in keyword if i in ok]

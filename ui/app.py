@@ -70,10 +70,11 @@ def article_dialog(pipe: Pipeline, article_id: str, span: tuple[int, int] | None
     """"Read the whole article": the full text from the index, the cited sentence highlighted."""
     with pipe.store.snapshot() as snap:
         record = snap.article(article_id)
+        origins = [o.label for o in snap.origins_of([article_id]).get(article_id, [])]
     if record is None:
         html(render.note_html("This article is no longer in the archive.", "warn"))
     else:
-        html(render.article_html(record, span))
+        html(render.article_html(record, span, origins))
 
 
 show_article = st.dialog("المقال كاملاً · The whole article", width="large")(article_dialog)
@@ -172,9 +173,9 @@ def add_articles(settings: Settings, pipe: Pipeline) -> None:
     state = st.session_state
     busy = state.job is not None and state.job.running
     files = st.file_uploader(
-        "ملفات · Files", type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES], accept_multiple_files=True,
+        "ملفات · Files", type=[s.lstrip(".") for s in SUPPORTED_SUFFIXES] + ["gz"], accept_multiple_files=True,
         max_upload_size=settings.upload_max_mb, key=f"uploader-{state.uploader}",
-        help=f"{', '.join(SUPPORTED_SUFFIXES)} — up to {settings.upload_max_mb} MiB per file")
+        help=f"{', '.join(SUPPORTED_SUFFIXES)} (each also as .gz) — up to {settings.upload_max_mb} MiB per file")
     if st.button("أضف الملفات · Add the files", disabled=busy or not files, key="add-files"):
         state.job = start_uploads(list(files or []), settings, pipe)
         state.uploader += 1          # a fresh, empty uploader: the same files are not sent twice
@@ -232,6 +233,8 @@ def sidebar(settings: Settings, pipe: Pipeline) -> tuple[Filters, int, str]:
         since = st.date_input("من · From", value=None, min_value=OLDEST, max_value=NEWEST, key="since")
         until = st.date_input("إلى · Until", value=None, min_value=OLDEST, max_value=NEWEST, key="until")
         chosen = st.multiselect("المصادر · Sources", sources, key="sources")
+        undated = st.checkbox("يشمل غير المؤرّخة · Keep undated articles", key="undated",
+                              help="With a date range, also search articles that have no date.")
         k = st.slider("عدد المقاطع · Passages (k)", 1, 50, min(max(settings.k, 1), 50), key="k")  # as `rag ask --k`
         options = [n for n in answerer_names() if n != "llm" or settings.llm_model]
         answerer = st.selectbox("طريقة الإجابة · Answerer", options, key="answerer",
@@ -252,7 +255,7 @@ def sidebar(settings: Settings, pipe: Pipeline) -> tuple[Filters, int, str]:
     if since and until and since > until:
         st.sidebar.warning("The start date is after the end date; no article can match.")
     return Filters(since.isoformat() if since else None, until.isoformat() if until else None,
-                   tuple(chosen)), k, answerer
+                   tuple(chosen), bool(undated)), k, answerer
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
-from index.articles import SUPPORTED_SUFFIXES, Article
+from index.articles import GZIP_SUFFIX, SUPPORTED_SUFFIXES, Article, file_type
 from index.embedders import Embedder
 from index.update import Progress, UpdateReport, update_index
 
@@ -47,6 +47,9 @@ def safe_filename(name: str) -> str:
     stem, dot, suffix = name.rpartition(".")
     if not dot:
         stem, suffix = name, ""
+    inner_stem, inner_dot, inner = stem.rpartition(".")
+    if "." + suffix.lower() == GZIP_SUFFIX and inner_dot and "." + inner.lower() in SUPPORTED_SUFFIXES:
+        stem, suffix = inner_stem, f"{inner}.gz"   # feed.jsonl.gz keeps both: the reader needs the inner type
 
     def clean(part: str) -> str:
         kept = "".join(c if unicodedata.category(c)[0] in "LMN" or c in _KEEP_PUNCT else "_"
@@ -54,16 +57,25 @@ def safe_filename(name: str) -> str:
         return " ".join(kept.split()).strip(" _-")
 
     stem = clean(stem.replace(".", " "))[:MAX_STEM].strip(" _-") or "upload"
-    suffix = clean(suffix).lower()
+    suffix = ".".join(p for p in map(clean, suffix.lower().split(".")) if p)
     return f"{stem}.{suffix}" if suffix else stem
+
+
+def _split(name: str) -> tuple[str, str]:
+    """(stem, suffix) of a safe name, the suffix compound for a compressed file: ``feed``, ``.jsonl.gz``."""
+    suffix = file_type(name) + (GZIP_SUFFIX if name.lower().endswith(GZIP_SUFFIX) else "")
+    if not name.lower().endswith(suffix):  # an unsupported compound: take the last suffix only
+        suffix = Path(name).suffix
+    return name[: len(name) - len(suffix)], suffix.lower()
 
 
 def check_upload(name: str, size: int, max_mb: int) -> None:
     """Refuse what the reader would refuse anyway, before writing anything: wrong type, over the limit."""
-    suffix = Path(safe_filename(name)).suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
+    safe = safe_filename(name)
+    if file_type(safe) not in SUPPORTED_SUFFIXES:
+        suffix = _split(safe)[1]
         raise UploadRejected(f"{name}: unsupported file type '{suffix or '(none)'}' "
-                             f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
+                             f"(supported: {', '.join(SUPPORTED_SUFFIXES)}, each also as .gz)")
     if size > max_mb * 1024 * 1024:
         raise UploadRejected(f"{name}: the file is {size / 1024 / 1024:.1f} MiB, over the {max_mb} MiB "
                              "upload limit")
@@ -82,9 +94,9 @@ def save_upload(folder: Path, name: str, data: bytes, max_mb: int) -> Path:
     check_upload(name, len(data), max_mb)
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    clean = Path(safe_filename(name))
+    stem, suffix = _split(safe_filename(name))
     digest = hashlib.sha256(data).hexdigest()[:10]
-    target = folder / f"{clean.stem}-{digest}{clean.suffix}"
+    target = folder / f"{stem}-{digest}{suffix}"
     if target.parent != folder or not target.name or target.name.startswith("."):
         raise UploadRejected(f"{name}: not an acceptable file name")  # unreachable by construction
     tmp = folder / f".{digest}-{uuid.uuid4().hex}.part"
@@ -124,8 +136,11 @@ class UpdateJob:
     rejected: list[str] = field(default_factory=list)
     files_done: int = 0
     files_total: int = 0
+    articles_done: int = 0
+    articles_total: int | None = None            # None while the files' articles are being counted
     chunks_embedded: int = 0
     current: str = ""
+    counted_at: float | None = None              # when the total was known: the rate is measured from there
     report: UpdateReport | None = None
     failure: str | None = None
     started: float = field(default_factory=time.monotonic)
@@ -140,17 +155,30 @@ class UpdateJob:
     def on_progress(self, p: Progress) -> None:
         self.files_done, self.files_total = p.files_done, p.files_total
         self.chunks_embedded, self.current = p.chunks_embedded, p.current
+        if p.articles_total is not None and self.counted_at is None:
+            self.counted_at = time.monotonic()
+        self.articles_done, self.articles_total = p.articles_done, p.articles_total
 
     def fraction(self) -> float:
         if self.finished is not None:
             return 1.0
-        if self.files_total:
-            return min(0.95, 0.05 + 0.9 * self.files_done / self.files_total)
-        return 0.1 if not self.chunks_embedded else 0.6
+        if self.articles_total:
+            return min(0.99, 0.02 + 0.97 * self.articles_done / self.articles_total)
+        return 0.02
 
     def describe(self) -> str:
-        files = f"{self.files_done}/{self.files_total} files · " if self.files_total else ""
-        return f"{files}{self.chunks_embedded} passages embedded"
+        """``12/100 articles · 30 passages embedded · 2.1 articles/s, about 42 s left``: articles are what a
+        user uploaded, and one file can hold thousands of them."""
+        from rag.progress import rate_and_eta
+
+        if self.articles_total is None:
+            files = f" in {self.files_total} file{'s' if self.files_total != 1 else ''}" if self.files_total else ""
+            return f"counting the articles{files}…"
+        elapsed = time.monotonic() - (self.counted_at or self.started)
+        parts = [f"{self.articles_done}/{self.articles_total} articles",
+                 f"{self.chunks_embedded} passage{'s' if self.chunks_embedded != 1 else ''} embedded",
+                 rate_and_eta(self.articles_done, self.articles_total, elapsed, "articles")]
+        return " · ".join(p for p in parts if p)
 
     def problems(self) -> list[str]:
         """Everything that did not go in, one plain sentence each, named by the uploaded file."""

@@ -237,17 +237,29 @@ def passage_html(text: str, span: tuple[int, int] | None = None) -> Html:
     return Html(f'<div class="rag-passage" {_attrs(text, d)}>{highlighted_paragraphs(text, span, d)}</div>')
 
 
+def origin_html(origins: Iterable[str | None]) -> Html:
+    """Where the article was read from (file path and position, or its id), so a journalist can get back to
+    the original. Escaped like all text (a file name is user-controlled) and isolated left-to-right: a path
+    with Arabic folder names must not be reordered around its slashes."""
+    shown = [o for o in origins if o]
+    if not shown:
+        return Html("")
+    items = "".join(f'<p dir="ltr"><bdi>{esc(o)}</bdi></p>' for o in shown)
+    return Html(f'<div class="rag-origin" dir="ltr" title="origin">{items}</div>')
+
+
 def citation_html(c: Citation, highlight: bool = True) -> Html:
     """A citation opened: where it comes from, then the passage with the sentence highlighted (not for
     "possibly related" passages of a refusal: nothing in them was judged to answer)."""
-    return Html(source_html(c.title, c.date, c.source, c.url, c.also_in)
+    return Html(source_html(c.title, c.date, c.source, c.url, c.also_in) + origin_html([c.origin])
                 + passage_html(c.passage, c.sentence_in_passage if highlight else None))
 
 
-def article_html(record: Any, span: tuple[int, int] | None = None) -> Html:
-    """The whole article (an :class:`index.store.ArticleRecord`) with the cited sentence highlighted."""
+def article_html(record: Any, span: tuple[int, int] | None = None, origins: Iterable[str] = ()) -> Html:
+    """The whole article (an :class:`index.store.ArticleRecord`) with the cited sentence highlighted, and
+    every place it was read from (``origins``: labels, see index.store.format_origin)."""
     d = direction(record.text, "rtl")
-    return Html(source_html(record.title, record.date, record.source, record.url)
+    return Html(source_html(record.title, record.date, record.source, record.url) + origin_html(origins)
                 + f'<div class="rag-passage rag-article" {_attrs(record.text, d)}>'
                 + highlighted_paragraphs(record.text, span, d) + "</div>")
 

@@ -29,6 +29,7 @@ class Citation:
     also_in: tuple[str, ...] = () # other sources that carried the same story (collapsed duplicates)
     verified: bool = True         # the cited sentence is supported by this passage
     reattributed: bool = False    # an LLM cited another passage; the check moved the citation here
+    origin: str | None = None     # where the article was read from: "archive/feed.jsonl#17 (id …)"
 
     @property
     def sentence_in_passage(self) -> tuple[int, int]:
@@ -127,4 +128,5 @@ def citation_for(number: int, hit: Hit, span: tuple[int, int], score: float) -> 
     c = hit.chunk
     sentence = c.text[span[0] - c.start: span[1] - c.start]
     return Citation(number, c.article_id, c.id, c.title, c.date, c.source, c.url, c.text, c.start, span,
-                    sentence, round(float(score), 4), tuple(s for s in hit.sources if s != c.source))
+                    sentence, round(float(score), 4), tuple(s for s in hit.sources if s != c.source),
+                    origin=c.origin)

@@ -491,3 +491,74 @@ def test_parse_date_property_every_style_round_trips(day, style):
         f"{day.day} {MAGHREB[day.month - 1]} {day.year}",
     ][style]
     assert parse_date(written) == day.isoformat()
+
+
+# ---------------------------------------------------------------- gzip, skipped types, .ragignore, --exclude
+def gz(path: Path, content: str | bytes) -> Path:
+    import gzip
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(content.encode("utf-8") if isinstance(content, str) else content))
+    return path
+
+
+def test_gzip_files_of_every_supported_type_are_read(tmp_path):
+    lines = "\n".join(json.dumps({"id": f"n{i}", "title": f"عنوان {i}", "text": f"نص الخبر {i}",
+                                  "source": "الأهرام"}, ensure_ascii=False) for i in range(3))
+    out = articles(read_file(gz(tmp_path / "feed.JSONL.gz", lines)))
+    assert [a.origin_id for a in out] == ["n0", "n1", "n2"] and out[0].source == "الأهرام"
+    (txt,) = articles(read_file(gz(tmp_path / "a.txt.gz", "العنوان\nالنص")))
+    assert (txt.title, txt.text) == ("العنوان", "النص")
+    (csv_a,) = articles(read_file(gz(tmp_path / "b.csv.gz", "title,text\nع,ن\n")))
+    assert csv_a.text == "ن"
+    (page,) = articles(read_file(gz(tmp_path / "c.html.gz", "<html><body><h1>ع</h1><p>نص الصفحة</p></body></html>")))
+    assert page.text == "نص الصفحة"
+
+
+def test_gzip_bomb_is_refused_with_the_limit_named(tmp_path):
+    bomb = gz(tmp_path / "bomb.jsonl.gz", b"\n" * (MAX_FILE_BYTES + 10))
+    assert bomb.stat().st_size < 100_000  # small on disk, 20 MB+ inflated
+    (e,) = read_file(bomb)
+    assert isinstance(e, ReadError) and "20 MiB limit" in e.message and "uncompressed" in e.message
+
+
+def test_broken_gzip_is_a_read_error(tmp_path):
+    (e,) = read_file(write(tmp_path / "x.jsonl.gz", b"not gzip at all"))
+    assert isinstance(e, ReadError) and "gzip" in e.message
+    full = gzip_bytes = __import__("gzip").compress(("{\"text\": \"نص\"}\n" * 200).encode())
+    (e,) = read_file(write(tmp_path / "cut.jsonl.gz", full[: len(gzip_bytes) // 2]))
+    assert isinstance(e, ReadError) and "gzip" in e.message
+
+
+def test_walk_counts_skipped_files_by_type(tmp_path):
+    from index.articles import WalkStats
+
+    root = tmp_path / "archive"
+    write(root / "a.txt", "ع\nن")
+    for name in ("x.pdf", "y.pdf", "sub/z.PDF", "r.docx", "backup.tar.gz", "README"):
+        write(root / name, b"\x00")
+    gz(root / "feed.jsonl.gz", '{"text": "نص"}')
+    stats = WalkStats()
+    files = list(iter_files([root], stats=stats))
+    assert sorted(p.name for p in files) == ["a.txt", "feed.jsonl.gz"]
+    assert stats.skipped_types == {".pdf": 3, ".docx": 1, ".tar.gz": 1, "(none)": 1}
+    assert stats.describe() == "skipped by type: .pdf: 3, (none): 1, .docx: 1, .tar.gz: 1"
+
+
+def test_ragignore_and_exclude_patterns(tmp_path):
+    from index.articles import WalkStats
+
+    root = tmp_path / "archive"
+    for name in ("keep.txt", "drafts/d.txt", "2020/old.csv", "2020/keep.csv", "2021/n.jsonl", "2021/tmp/t.txt"):
+        write(root / name, "text\nنص\n")
+    write(root / ".ragignore", "drafts/\n*.csv\n!keep.csv\n")
+    write(root / "2021" / ".ragignore", "tmp/\n")
+    stats = WalkStats()
+    rel = [p.relative_to(root).as_posix() for p in iter_files([root], stats=stats)]
+    assert rel == ["2020/keep.csv", "2021/n.jsonl", "keep.txt"]
+    assert stats.excluded == 3  # drafts/, 2020/old.csv, 2021/tmp/
+    stats = WalkStats()
+    rel = [p.relative_to(root).as_posix() for p in iter_files([root], exclude=["2021/", "keep.txt"], stats=stats)]
+    assert rel == ["2020/keep.csv"] and stats.excluded == 4
+    # a file named explicitly is read whatever the ignore rules say
+    assert [p.name for p in iter_files([root / "drafts" / "d.txt"])] == ["d.txt"]

@@ -97,10 +97,11 @@ def test_a_question_the_archive_cannot_answer_is_refused(seed_index):
 
 
 def test_filters_exclude_what_they_should(seed_index):
-    by_source = ask_json(seed_index, AMBASSADOR_AR, "--source", "مصدر آخر")
-    assert by_source["refused"] and by_source["related"] == []
+    by_source = CliRunner().invoke(main, ["--index", str(seed_index), "ask", AMBASSADOR_AR, "--source", "مصدر آخر"])
+    assert by_source.exit_code == 2 and "no source named «مصدر آخر»" in by_source.stderr  # not an empty refusal
     since = ask_json(seed_index, AMBASSADOR_AR, "--since", "2024-01-01")
     assert since["refused"] and since["related"] == []  # the only dated article is from 2023
+    assert since["meta"]["no_match"] and since["answer"].startswith("لا توجد مقالات تطابق --since 2024-01-01")
     until = ask_json(seed_index, AMBASSADOR_AR, "--until", "2023-12-31", "--k", "8")
     assert not until["refused"] and {c["date"] for c in until["citations"]} == {"2023-08-31"}
     kept = ask_json(seed_index, AMBASSADOR_AR, "--source", "السومرية العراقية", "--since", "2023-01-01")

@@ -92,6 +92,12 @@ def write_stories(folder: Path, stories: list[Story]) -> None:
 
 
 # ----------------------------------------------------------------------------------- running `rag` ---
+def messages(stderr: str) -> list[str]:
+    """stderr without the progress lines a build/update prints when stderr is not a terminal
+    (rag/progress.py: "indexing: 3/12 articles …"), i.e. the lines that report problems."""
+    return [line for line in stderr.strip().splitlines() if not line.startswith("indexing: ")]
+
+
 def rag_env(tmp: Path, **extra: str) -> dict[str, str]:
     """The environment of a child ``rag``: no RAG_* settings or config file from the developer's shell."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}

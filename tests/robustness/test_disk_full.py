@@ -26,6 +26,7 @@ from .helpers import (
     ask_json,
     assert_same_index,
     cli,
+    messages,
     copy_index,
     inspect,
     leftovers,
@@ -62,8 +63,9 @@ def assert_previous_index_serves(index: Path, before: IndexState) -> None:
 
 def assert_failed_cleanly(result, *words: str) -> None:
     assert result.exit_code == 1, (result.exit_code, result.stdout, result.stderr)
-    line = result.stderr.strip()
-    assert line.startswith("rag: ") and "\n" not in line, line   # one plain line, no traceback
+    lines = messages(result.stderr)
+    line = lines[-1] if lines else ""
+    assert line.startswith("rag: ") and len(lines) == 1, lines   # one plain line, no traceback
     for word in words:
         assert word in line, line
 
@@ -173,7 +175,7 @@ def test_a_really_full_disk(tmp_path, small_index, new_articles):
             if result.exit_code == 0:
                 break
             assert_failed_cleanly(result, "No space left on device")
-            line = result.stderr.strip()
+            line = messages(result.stderr)[-1]
             failures.append("open" if "cannot open" in line else "sqlite" if "disk is full" in line else "faiss")
             asked = cli(index, "ask", PROBE.question, "--json", "--k", "1")
             if asked.exit_code != 0:

