@@ -187,8 +187,8 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
             preview = plan(s.index_dir, paths, prune_all=build, fresh=fresh,
                            embedder=embedder if dry_run else None, policy=policy)
         except IndexInvalid as exc:
-            if not build:
-                raise Fail(str(exc)) from exc
+            if not build or dry_run:
+                raise Fail(str(exc)) from exc  # a build replaces an unreadable catalog, as it always did
     if dry_run:
         _show_plan(preview, s.index_dir, command, as_json)
         return
