@@ -546,12 +546,13 @@ class FirstBuild:
 
     def progress(self) -> str:
         of = f" of {self.total}" if self.total is not None else ""
-        return f"{self.articles}{of} articles so far"
+        return f"{self.articles}{of} {'article' if self.articles == 1 and not of else 'articles'} so far"
 
     def describe(self) -> str:
         if self.holder:
             return f"being built by {self.holder}: {self.progress()}"
-        return f"incomplete: its first build stopped after {self.articles}{' of ' + str(self.total) if self.total is not None else ''} articles"
+        of = f" of {self.total}" if self.total is not None else ""
+        return f"incomplete: its first build stopped after {self.articles}{of} articles"
 
 
 def first_build(root: Path | str) -> FirstBuild | None:

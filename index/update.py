@@ -16,6 +16,7 @@ chunks are all embedded and returns with ``interrupted`` set. A run that changed
 """
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -29,7 +30,7 @@ from .arabic import keyword_terms
 from .articles import Article, ReadError, WalkStats, count_articles, iter_files, read_file, read_paths
 from .chunking import Chunk, ChunkingPolicy, chunk_article, embedding_text
 from .embedders import Embedder
-from .store import Writer, _connect, exists, path_under
+from .store import IndexInvalid, Writer, _connect, exists, path_under
 
 #: Chunks embedded together and published together at a checkpoint (the crash tests count in these).
 EMBED_BATCH = 64
@@ -381,6 +382,9 @@ def plan(root: Path | str, paths: Iterable[str | Path], *, prune_all: bool = Fal
         try:
             origins = {o: (a, p) for o, a, p in conn.execute("SELECT origin_id, article_id, path FROM origins")}
             stored = {r[0] for r in conn.execute("SELECT id FROM articles")}
+        except sqlite3.DatabaseError as exc:
+            raise IndexInvalid(f"not a readable index catalog at {root}: {exc}: rebuild it with "
+                               "`rag index build`") from exc
         finally:
             conn.close()
     else:

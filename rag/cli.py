@@ -130,7 +130,7 @@ class _StopOnCtrlC:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        click.echo("\nstopping: keeping what is finished (Ctrl-C again to abort at once) …", err=True)
+        click.echo("\nstopping at the next safe point (Ctrl-C again to abort at once) …", err=True)
 
     def __enter__(self) -> "_StopOnCtrlC":
         if threading.current_thread() is threading.main_thread():
@@ -189,8 +189,8 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
             preview = plan(s.index_dir, paths, prune_all=build, fresh=fresh,
                            embedder=embedder if dry_run else None, policy=policy, exclude=exclude)
         except IndexInvalid as exc:
-            if not build:
-                raise Fail(str(exc)) from exc
+            if not build or dry_run:
+                raise Fail(str(exc)) from exc  # a build replaces an unreadable catalog, as it always did
     if dry_run:
         _show_plan(preview, s.index_dir, command, as_json)
         return
@@ -223,7 +223,8 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
     if report.walk.describe():
         click.echo(f"not indexed: {report.walk.describe()}", err=True)
     if report.interrupted:
-        _show_interrupted(report, s.index_dir, paths, command, fresh, as_json)
+        _show_interrupted(report, s.index_dir, paths, command, fresh, as_json,
+                          f" --embedder {shlex.quote(embedder_spec)}" if embedder_spec else "")
         ctx.exit(EXIT_INTERRUPTED)
     if as_json:
         _dump(report.to_json())
@@ -240,20 +241,21 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
 
 
 def _show_interrupted(report: Any, index_dir: Path, paths: tuple[Path, ...], command: str, fresh: bool,
-                      as_json: bool) -> None:
+                      as_json: bool, flags: str = "") -> None:
     """What an interrupted run kept and the command that continues it (on stderr; --json keeps stdout JSON)."""
     if as_json:
         _dump(report.to_json())
     if fresh:
         msg = (f"interrupted after {report.seconds:.1f} s: nothing was changed; the index at {index_dir} still "
-               f"holds what it held before. `rag index {command} {_quoted(paths)}` starts the rebuild again")
+               f"holds what it held before. `rag index {command} {_quoted(paths)}{flags}` starts the rebuild again")
     else:
         kept = report.added + report.changed
         resume = "update" if report.first_build else command
         msg = (f"interrupted after {report.seconds:.1f} s: kept {_plural(kept, 'article')} "
                f"({_plural(report.chunks_embedded, 'chunk')} embedded); the index at {index_dir} now holds "
                f"{_plural(report.articles, 'article')}, {_plural(report.chunks, 'chunk')}. "
-               f"`rag index {resume} {_quoted(paths)}` continues where this stopped (nothing is embedded twice)")
+               f"`rag index {resume} {_quoted(paths)}{flags}` continues where this stopped "
+               "(nothing is embedded twice)")
     click.echo(_with_index(msg), err=True)
 
 

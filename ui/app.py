@@ -16,7 +16,7 @@ from typing import Any
 import streamlit as st
 
 from index.articles import SUPPORTED_SUFFIXES
-from index.store import catalog_path
+from index.store import catalog_path, first_build
 from rag.answer import Answer, names as answerer_names
 from rag.config import Settings, load_settings
 from rag.conversation import Conversation
@@ -274,6 +274,9 @@ def main() -> None:
     except (PipelineError, ValueError, OSError) as exc:
         st.error(render.md_plain(str(exc)))
         st.stop()
+    if (building := first_build(settings.index_dir)) is not None:  # as `rag index status` says it
+        st.info(render.md_plain(f"The index is {building.describe()}: answers come from the articles indexed "
+                                "so far." + ("" if building.holder else " `rag index update …` continues it.")))
     state = st.session_state
     state.setdefault("conversation", Conversation())
     state.setdefault("turns", [])

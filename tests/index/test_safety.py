@@ -169,3 +169,18 @@ def test_a_stopped_run_keeps_finished_articles_and_removes_nothing_a_stopped_reb
     finished = update_index(index, [news], engine, "counting", prune_all=True)
     assert not finished.interrupted and finished.removed == 1
     assert finished.chunks_embedded == 6 - report.added         # nothing embedded twice
+
+
+def test_an_unreadable_catalog_is_named_by_dry_run_and_replaced_by_build(tmp_path):
+    import sqlite3
+
+    index = tmp_path / ".rag"
+    index.mkdir()
+    conn = sqlite3.connect(index / "catalog.sqlite")
+    conn.execute("CREATE TABLE other(x)")
+    conn.commit()
+    conn.close()
+    dry = run(index, "index", "build", SEED_DIR, "--dry-run")
+    assert dry.exit_code == 1 and "not a readable index catalog" in dry.stderr and len(dry.stderr.splitlines()) == 1
+    built = run(index, "index", "build", SEED_DIR, "--json")
+    assert built.exit_code == 0 and json.loads(built.stdout)["articles"] == 2

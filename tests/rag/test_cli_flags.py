@@ -45,7 +45,8 @@ def test_every_subcommand_help_shows_index(command):
 
 def test_hints_repeat_the_users_index(tmp_path):
     none = tmp_path / "none"
-    for args in (["ask", "سؤال", "--index", none], ["--index", none, "ask", "سؤال"], ["index", "status", "--index", none]):
+    for args in (["ask", "سؤال", "--index", none], ["--index", none, "ask", "سؤال"],
+                 ["index", "status", "--index", none]):
         result = invoke(*args)
         assert result.exit_code == 1
         assert f"`rag --index {none} index build seeds/`" in result.stderr, result.stderr

