@@ -382,6 +382,7 @@ def _top_sources(status: dict[str, Any]) -> str:
 
 
 @index_group.command("sources")
+@_index_opt
 @_json_opt
 @click.pass_context
 def index_sources(ctx: click.Context, as_json: bool) -> None:
@@ -634,6 +635,7 @@ def chat(ctx: click.Context, k: int | None, sources: tuple[str, ...], since: str
 
 @main.command("show")
 @click.argument("article")
+@_index_opt
 @_json_opt
 @click.pass_context
 def show(ctx: click.Context, article: str, as_json: bool) -> None:
