@@ -19,9 +19,10 @@ from typing import Iterator
 from index.arabic import keyword_terms, language, normalize, script, split_sentences
 from index.embedders import Embedder
 
-from ..messages import message
+from ..messages import message, refusal_sentences
 from ..retrieval import Hit, Retrieval
 from .base import Answer, AnswerSentence, Citation, citation_for, drain
+from .question_type import answer_span, is_fragment, question_kind, type_spans
 from .sentence_vectors import SentenceVectors
 
 #: Score = sentence cosine + LEXICAL_WEIGHT × keyword overlap + PASSAGE_WEIGHT × the passage's own cosine
@@ -39,6 +40,16 @@ MAX_CANDIDATES = 10
 TOP_PASSAGE_EXTRA = 4
 #: A further sentence joins the answer only if it scores within this of the best one.
 JOIN_MARGIN = 0.06
+#: Added to a sentence's score when it holds what the question asks for (a number for "how many", a date
+#: for "when"…; rag/answer/question_type.py). Per kind, because the signals differ in sharpness
+#: (`python bench/answer_types.py`: the gold sentence holds a number/date ~.9 of the time against ~.4 for
+#: the other sentences of its paragraph; a person cue only .35-.69 against .15-.35). Chosen by
+#: cross-validation over the dev sets (`python bench/answer_tuning.py`).
+TYPE_WEIGHT = {"number": 0.08, "time": 0.08, "place": 0.02, "person": 0.03, "reason": 0.02, "manner": 0.0}
+#: Subtracted from the evidence per share of the question's terms that no sentence of the retrieved
+#: passages contains ("موقف الصين" over passages that never name China): on topic is not an answer.
+#: Same-script questions only (across scripts no term can match). Chosen with TYPE_WEIGHT.
+MISSING_WEIGHT = 0.15
 
 
 @dataclass
@@ -50,11 +61,28 @@ class _Candidate:
     terms: set[str]
     lexical: float = 0.0
     cosine: float = 0.0
+    typed: float = 0.0           # TYPE_WEIGHT of the question's kind when the sentence holds that kind
 
     @property
     def score(self) -> float:
         return (self.cosine + LEXICAL_WEIGHT * self.lexical + PASSAGE_WEIGHT * (self.hit.dense or 0.0)
-                - RANK_PENALTY * self.hit_rank)
+                - RANK_PENALTY * self.hit_rank + self.typed)
+
+
+@dataclass
+class Scored:
+    """The candidates of one question, best first, and what the refusal decision reads besides them."""
+
+    candidates: list[_Candidate]
+    kind: str                    # what the question asks for (question_type.KINDS)
+    missing: list[str]           # question words (as written) that no retrieved sentence contains
+    missing_share: float         # their share of the question's terms (0 across scripts)
+    kind_found: bool             # some candidate holds the asked kind (True when the kind asks nothing)
+
+    @property
+    def evidence(self) -> float:
+        best = self.candidates[0].score if self.candidates else 0.0
+        return best - MISSING_WEIGHT * self.missing_share
 
 
 def calibrated_thresholds(answerer: str = "extractive") -> dict[str, float]:
@@ -86,51 +114,70 @@ class ExtractiveAnswerer:
     def stream(self, question: str, retrieval: Retrieval) -> Iterator[str]:
         """Yield each answer sentence (with its marker) as it is chosen; return the full Answer."""
         lang = language(question)
-        candidates = self.score(question, retrieval)
-        best = candidates[0].score if candidates else 0.0
+        scored = self.scored(question, retrieval)
+        candidates = scored.candidates
+        best = scored.evidence
         threshold = self.threshold_for(question, retrieval)
         if not candidates or best < threshold:
-            answer = self._refusal(question, retrieval, lang, best, threshold)
+            answer = self._refusal(question, retrieval, lang, best, threshold, scored)
             for s in answer.sentences:
                 yield s.text
             return answer
         chosen = [c for c in candidates[: self.max_sentences * 3]
-                  if c.score >= best - JOIN_MARGIN][: self.max_sentences]
+                  if c.score >= candidates[0].score - JOIN_MARGIN][: self.max_sentences]
         chosen = _dedupe(chosen)
         # Sensible order: stories in the order of their best sentence, sentences in reading order.
-        story_rank = {}
+        story_rank: dict[str, int] = {}
         for c in chosen:
             story_rank.setdefault(c.hit.chunk.article_id, len(story_rank))
         chosen.sort(key=lambda c: (story_rank[c.hit.chunk.article_id], c.span[0]))
-        # One citation per cited sentence: its number opens that passage at that exact sentence.
-        citations: list[Citation] = []
+        # One citation per passage: sentences quoted from the same passage share its number, and the
+        # citation lists every one of their spans (the sources show the passage once, all of them marked).
+        numbers: dict[int, int] = {}
+        by_passage: dict[int, list[_Candidate]] = {}
         sentences: list[AnswerSentence] = []
         for c in chosen:
-            number = len(citations) + 1
-            citations.append(citation_for(number, c.hit, c.span, c.score))
-            sentences.append(AnswerSentence(c.text, (number,)))
+            number = numbers.setdefault(c.hit.chunk.id, len(numbers) + 1)
+            by_passage.setdefault(number, []).append(c)
+            sentences.append(AnswerSentence(c.text, (number,), answer_span=answer_span(scored.kind, c.text, question)))
             yield f"{c.text} [{number}]"
-        return Answer(question, tuple(sentences), tuple(citations), False, lang, self.name,
-                      evidence=best, meta={"threshold": threshold})
+        citations = tuple(citation_for(n, cs[0].hit, [c.span for c in cs], max(c.score for c in cs))
+                          for n, cs in by_passage.items())
+        return Answer(question, tuple(sentences), citations, False, lang, self.name,
+                      evidence=best, meta={"threshold": threshold, "kind": scored.kind})
 
     def threshold_for(self, question: str, retrieval: Retrieval) -> float:
         cross = bool(retrieval.hits) and is_cross_script(question, retrieval.hits[0].chunk.text)
         return self.thresholds["cross" if cross else "same"]
 
     def score(self, question: str, retrieval: Retrieval) -> list[_Candidate]:
-        """Candidate sentences of the retrieved passages, best first. Scored against what was searched
-        (for a follow-up, the question resolved with the conversation), like the passages were."""
+        """Candidate sentences of the retrieved passages, best first."""
+        return self.scored(question, retrieval).candidates
+
+    def scored(self, question: str, retrieval: Retrieval) -> Scored:
+        """Candidate sentences of the retrieved passages, best first, with the refusal signals. Scored
+        against what was searched (for a follow-up, the question resolved with the conversation), like the
+        passages were; the kind of answer wanted comes from the question as asked ("ومتى حدث ذلك؟")."""
+        kind = question_kind(question)
         q_terms = set(keyword_terms(retrieval.query.text))
         cands: list[_Candidate] = []
+        seen_terms: set[str] = set()
         for rank, hit in enumerate(retrieval.hits):
             c = hit.chunk
             for s, e in split_sentences(c.text):
                 text = c.text[s:e]
-                if len(normalize(text)) < 3:
-                    continue
-                cands.append(_Candidate(rank, hit, (c.start + s, c.start + e), text, set(keyword_terms(text))))
+                terms = set(keyword_terms(text))
+                seen_terms |= terms
+                if len(normalize(text)) < 3 or is_fragment(text):
+                    continue            # a heading or a name alone ("صالح") is not an answer
+                cands.append(_Candidate(rank, hit, (c.start + s, c.start + e), text, terms))
+            seen_terms |= set(keyword_terms(c.title or ""))
+        cross = bool(retrieval.hits) and is_cross_script(question, retrieval.hits[0].chunk.text)
+        missing_terms = set() if cross or not cands else q_terms - seen_terms
+        missing = _words_of(retrieval.query.text, missing_terms)
+        share = len(missing_terms) / len(q_terms) if q_terms else 0.0
         if not cands:
-            return []
+            return Scored([], kind, missing, share, False)
         # IDF over the candidate pool: a word in every candidate sentence says little about which answers.
         df: dict[str, int] = {}
         for cand in cands:
@@ -146,16 +193,46 @@ class ExtractiveAnswerer:
         pool = cands[:MAX_CANDIDATES] + [c for c in cands[MAX_CANDIDATES:] if c.hit_rank == 0][:TOP_PASSAGE_EXTRA]
         vecs = self._vectors([p.text for p in pool])
         cos = vecs @ retrieval.query_vector
+        weight = TYPE_WEIGHT.get(kind, 0.0)
+        found = kind not in TYPE_WEIGHT
         for p, v in zip(pool, cos):
             p.cosine = float(v)
+            if kind in TYPE_WEIGHT and type_spans(kind, p.text, question):
+                p.typed, found = weight, True
         pool.sort(key=lambda x: -x.score)
-        return pool
+        return Scored(pool, kind, missing, share, found)
 
-    def _refusal(self, question: str, retrieval: Retrieval, lang: str, best: float, threshold: float) -> Answer:
-        related = tuple(citation_for(i + 1, h, (h.chunk.start, h.chunk.end), h.score)
-                        for i, h in enumerate(retrieval.hits[: self.related]))
-        return Answer(question, (AnswerSentence(message("refusal", lang), ()),), (), True, lang, self.name,
-                      related=related, evidence=best, meta={"threshold": threshold})
+    def _refusal(self, question: str, retrieval: Retrieval, lang: str, best: float, threshold: float,
+                 scored: Scored | None = None) -> Answer:
+        """Refuse in the question's language, saying what was not found (a word of the question no passage
+        names, or no number/date where one was asked) and what the nearest passages do cover."""
+        hits = retrieval.hits[: self.related]
+        related = tuple(citation_for(i + 1, h, [(h.chunk.start, h.chunk.end)], h.score) for i, h in enumerate(hits))
+        topics = [h.chunk.title.strip() or _opening(h.chunk.text) for h in hits]
+        missing = scored.missing if scored else []
+        kind = scored.kind if scored and not scored.kind_found else None
+        texts = refusal_sentences(lang, missing=missing, kind=kind, topics=list(dict.fromkeys(topics)))
+        meta = {"threshold": threshold}
+        if scored:
+            meta.update(kind=scored.kind, missing=missing)
+        return Answer(question, tuple(AnswerSentence(t, ()) for t in texts), (), True, lang, self.name,
+                      related=related, evidence=best, meta=meta)
+
+
+def _opening(text: str, words: int = 8) -> str:
+    """A passage's first words, for a passage without a title."""
+    first = text.strip().split()
+    return " ".join(first[:words]) + ("…" if len(first) > words else "")
+
+
+def _words_of(text: str, terms: set[str]) -> list[str]:
+    """The words of ``text`` (as written) whose keyword term is in ``terms``, in order, once each."""
+    out: list[str] = []
+    for word in text.split():
+        w = word.strip("؟?!.,،؛;:\"'«»()[]")
+        if w and set(keyword_terms(w)) & terms and w not in out:
+            out.append(w)
+    return out
 
 
 def _dedupe(chosen: list[_Candidate]) -> list[_Candidate]:
