@@ -419,18 +419,24 @@ def eval_cmd(ctx: click.Context, squad_files: tuple[Path, ...], others: tuple[Pa
         removed = remove_answers(dev.articles, next(iter(dev.questions.values()))) if remove_answer else None
         configs: list[tuple[str, Path, Path | None]] = []   # (run suffix, intact index, answer-removed index)
         alone, gone = work / dev.stem, work / f"{dev.stem}-answer-removed"
+        mixed = mixed_gone = None
         if base is not None:
             tag = f"+{distractors.name.split('.')[0]}{len(mixed_in)}"
             mixed, mixed_gone = work / f"{dev.stem}{tag}", work / f"{dev.stem}-answer-removed{tag}"
+        # this set's other evaluation indexes (from this run or earlier ones) lend the vectors they hold
+        donors = [p for p in (alone, gone, mixed, mixed_gone) if p is not None]
+        if base is not None and mixed is not None and mixed_gone is not None:
             click.echo(f"{dev.name}: {len(dev.articles)} paragraphs + distractors into {mixed} …", err=True)
-            build_index(mixed, mixed_in + dev.articles, embedder, spec, seed_from=base)
+            build_index(mixed, mixed_in + dev.articles, embedder, spec, seed_from=base, donors=donors)
             if removed is not None:
-                build_index(mixed_gone, mixed_in + removed.articles, embedder, spec, seed_from=base)
+                build_index(mixed_gone, mixed_in + removed.articles, embedder, spec, seed_from=base, donors=donors)
             configs.append((suffix, mixed, mixed_gone if removed is not None else None))
         click.echo(f"{dev.name}: {len(dev.articles)} paragraphs into {alone} …", err=True)
-        build_index(alone, dev.articles, embedder, spec, seed_from=configs[0][1] if configs else None)
+        build_index(alone, dev.articles, embedder, spec, seed_from=configs[0][1] if configs else None,
+                    donors=donors)
         if removed is not None:
-            build_index(gone, removed.articles, embedder, spec, seed_from=configs[0][2] if configs else None)
+            build_index(gone, removed.articles, embedder, spec, seed_from=configs[0][2] if configs else None,
+                        donors=donors)
         configs.insert(0, ("", alone, gone if removed is not None else None))
         for extra, root, root_gone in configs:
             store = Store(root)

@@ -206,16 +206,70 @@ def remove_answers(articles: list[Article], questions: Iterable[EvalQuestion]) -
 
 # ------------------------------------------------------------------------------------------------ indexes --
 def build_index(root: Path, articles: list[Article], embedder: Embedder, spec: str,
-                seed_from: Path | None = None) -> Path:
+                seed_from: Path | None = None, donors: Sequence[Path] = ()) -> Path:
     """Make the index at ``root`` hold exactly ``articles`` (reused when it already does). A new index starts
     as a copy of ``seed_from`` when given, so the articles both share are not embedded again (removing the
-    others costs nothing)."""
-    if seed_from is not None and not exists(root) and seed_from.exists():
+    others costs nothing); passages already embedded in one of the ``donors`` (other evaluation indexes made
+    with the same embedder) take their stored vectors instead of being embedded again."""
+    if seed_from is not None and not exists(root) and exists(seed_from):
         if root.exists():
             shutil.rmtree(root)
         shutil.copytree(seed_from, root, ignore=shutil.ignore_patterns("write.lock", "*.tmp*"))
-    update_index(root, [], embedder, spec, prune_all=True, articles=articles)
+    source: Embedder = embedder
+    if donors:
+        source = _ReusingEmbedder(embedder, [d for d in donors if exists(d) and Path(d) != Path(root)])
+    update_index(root, [], source, spec, prune_all=True, articles=articles)
     return root
+
+
+class _ReusingEmbedder:
+    """The embedder, except that passages stored in the donor indexes (same engine identity, so the same
+    vector space) are taken from there. ``computed`` counts passages really embedded."""
+
+    def __init__(self, inner: Embedder, donors: Sequence[Path]) -> None:
+        self.inner, self.donors = inner, list(donors)
+        self.identity, self.dim, self.max_tokens = inner.identity, inner.dim, inner.max_tokens
+        self._known: dict[str, np.ndarray] | None = None
+        self.computed = 0
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.inner.embed_query(text)
+
+    def _load(self) -> dict[str, np.ndarray]:
+        import sqlite3
+
+        from index.chunking import embedding_text
+        from index.store import catalog_path
+
+        known: dict[str, np.ndarray] = {}
+        for root in self.donors:
+            conn = sqlite3.connect(f"file:{catalog_path(root)}?mode=ro", uri=True)
+            try:
+                meta = dict(conn.execute("SELECT key, value FROM meta"))
+                if meta.get("identity") != self.identity:
+                    continue
+                for title, text, vec in conn.execute(
+                        "SELECT a.title, substr(a.text, c.start + 1, c.end - c.start), c.vector "
+                        "FROM chunks c JOIN articles a ON a.id = c.article_id"):
+                    known.setdefault(embedding_text(title, text), np.frombuffer(vec, dtype=np.float32))
+            finally:
+                conn.close()
+        return known
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        if self._known is None:
+            self._known = self._load()
+        missing = [t for t in dict.fromkeys(texts) if t not in self._known]
+        if missing:
+            self.computed += len(missing)
+            for t, v in zip(missing, self.inner.embed_passages(missing)):
+                self._known[t] = np.asarray(v, np.float32)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack([self._known[t] for t in texts])
 
 
 def distractor_articles(path: Path, count: int, folder: Path) -> list[Article]:
