@@ -22,6 +22,7 @@ from index.embedders import Embedder
 from ..messages import message, refusal_sentences
 from ..retrieval import Hit, Retrieval
 from .base import Answer, AnswerSentence, Citation, citation_for, drain
+from . import crossling
 from .question_type import answer_span, is_fragment, question_kind, type_spans
 from .sentence_vectors import SentenceVectors
 
@@ -61,7 +62,8 @@ class _Candidate:
     terms: set[str]
     lexical: float = 0.0
     cosine: float = 0.0
-    typed: float = 0.0           # TYPE_WEIGHT of the question's kind when the sentence holds that kind
+    holds: bool = False          # the sentence holds what the question asks for (a number, a date…)
+    typed: float = 0.0           # TYPE_WEIGHT of the question's kind when it does
 
     @property
     def score(self) -> float:
@@ -173,9 +175,15 @@ class ExtractiveAnswerer:
                 cands.append(_Candidate(rank, hit, (c.start + s, c.start + e), text, terms))
             seen_terms |= set(keyword_terms(c.title or ""))
         cross = bool(retrieval.hits) and is_cross_script(question, retrieval.hits[0].chunk.text)
-        missing_terms = set() if cross or not cands else q_terms - seen_terms
-        missing = _words_of(retrieval.query.text, missing_terms)
-        share = len(missing_terms) / len(q_terms) if q_terms else 0.0
+        keys = crossling.english_keys(question) if cross else []
+        if cross:
+            # across scripts only names can be checked: transliterated ("Brazil" ↔ "البرازيل")
+            missing = crossling.missing_names(keys, [f"{h.chunk.title} {h.chunk.text}" for h in retrieval.hits])
+            share = len(missing) / len(keys) if keys else 0.0
+        else:
+            missing_terms = q_terms - seen_terms if cands else set()
+            missing = _words_of(retrieval.query.text, missing_terms)
+            share = len(missing_terms) / len(q_terms) if q_terms else 0.0
         if not cands:
             return Scored([], kind, missing, share, False)
         # IDF over the candidate pool: a word in every candidate sentence says little about which answers.
@@ -185,8 +193,10 @@ class ExtractiveAnswerer:
                 df[t] = df.get(t, 0) + 1
         idf = {t: math.log(1 + len(cands) / (1 + df.get(t, 0))) for t in q_terms}
         total = sum(idf.values()) or 1.0
+        # Across scripts no term can match: transliterated names and reporting verbs stand in for them.
         for cand in cands:
-            cand.lexical = sum(idf[t] for t in cand.terms & q_terms) / total
+            cand.lexical = (crossling.overlap(keys, cand.text) if cross
+                            else sum(idf[t] for t in cand.terms & q_terms) / total)
         # Embed only the most promising sentences (keyword overlap, then passage rank), plus every sentence
         # of the top passage: dense retrieval found it even where the words differ (English questions).
         cands.sort(key=lambda x: (-x.lexical, x.hit_rank))
@@ -198,7 +208,7 @@ class ExtractiveAnswerer:
         for p, v in zip(pool, cos):
             p.cosine = float(v)
             if kind in TYPE_WEIGHT and type_spans(kind, p.text, question):
-                p.typed, found = weight, True
+                p.holds, p.typed, found = True, weight, True
         pool.sort(key=lambda x: -x.score)
         return Scored(pool, kind, missing, share, found)
 

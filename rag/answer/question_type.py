@@ -104,7 +104,7 @@ def question_kind(question: str) -> str:
 _AR_UNITS = ("احد احدى اثني اثنتي واحد واحدة اثنان اثنين اثنتين ثلاث ثلاثة اربع اربعة خمس خمسة ست ستة سبع سبعة ثمان ثماني ثمانية "
              "تسع تسعة عشر عشرة عشرات عشرون عشرين ثلاثون ثلاثين اربعون اربعين خمسون خمسين ستون ستين سبعون "
              "سبعين ثمانون ثمانين تسعون تسعين مئة مائة مئات مئتين مائتين الف الاف الفين الفا مليون ملايين "
-             "مليونا مليار مليارات مليارا نصف ربع ثلث ثلثي ثلثا عشرات بضع بضعة مرة مرتين مرتان عدد")
+             "مليونا مليار مليارات مليارا نصف ربع ثلث ثلثي ثلثا عشرات بضع بضعة مرتين مرتان عدد")
 _EN_UNITS = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
              "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred hundreds "
              "thousand thousands million millions billion billions trillion dozen dozens half quarter third")
@@ -138,12 +138,15 @@ _PERSON_CUES = re.compile(
         "رئيس الرئيس وزير الوزير سفير السفير السفيرة ملك الملك امير الامير شيخ الشيخ دكتور الدكتور سيد السيد "
         "السيدة جنرال الجنرال زعيم الزعيم قائد القائد متحدث المتحدث مستشار المستشار مدير المدير نائب النائب "
         "امين الامين عالم العالم كاتب الكاتب مؤسس المؤسس مدرب المدرب لاعب اللاعب مسؤول المسؤول مسؤولة "
-        "الفنان الفنانة الشاعر المؤرخ الباحث البابا الامام الخليفة السلطان القيصر الامبراطور "
-        "وكالة منظمة شركة حزب جامعة وزارة مجلس حكومة جمعية لجنة اللجنة الجيش الحكومة البرلمان الكونغرس "
-        "الامم الاتحاد حركة جبهة هيئة بنك مؤسسة معهد") + r")" + _E
+        "الفنان الفنانة الشاعر المؤرخ الباحث البابا الامام الخليفة السلطان القيصر الامبراطور") + r")" + _E
     + r"|" + _B + r"(?:بن|ابن|ابو|ابي|عبد|ال)" + r"\s" + r"|\b(?:president|minister|ambassador|king|queen|prince|"
-      r"spokesman|spokeswoman|spokesperson|general|leader|chief|director|professor|dr|mr|mrs|ms|"
-      r"agency|company|organi[sz]ation|party|university|ministry|council|government|army|committee)\b")
+      r"spokesman|spokeswoman|spokesperson|general|leader|chief|director|professor|dr|mr|mrs|ms)\b")
+#: Organisations: the cue word and the adjectives after it are the answer ("وكالة الأنباء المركزية").
+_ORG_CUES = re.compile(
+    _B + _PRE + r"(?:" + _alt("وكالة منظمة شركة حزب جامعة وزارة مجلس حكومة جمعية لجنة الجيش البرلمان الكونغرس "
+                              "الامم الاتحاد حركة جبهة هيئة بنك مؤسسة معهد") + r")" + _E + r"(?:\s+ال[^\W\d_]+){0,3}"
+    + r"|\b(?:[A-Z]\w+\s+)*(?:Agency|Company|Organi[sz]ation|Party|University|Ministry|Council|Government|Army|"
+      r"Committee)\b")
 #: A verb of saying or confirming at the head of a sentence: its subject (the next words) is a "who".
 _SAYING = re.compile(
     r"^[\W_]*(?:" + r"|".join(fold(w) for w in (
@@ -285,6 +288,8 @@ def _person_spans(folded: str, original: str, skip: set[str]) -> list[tuple[int,
         name = _name_after(folded, m.end(), skip)
         if name:
             spans.append(name)
+    spans += [(m.start(), m.end()) for m in _ORG_CUES.finditer(folded)]
+    spans += [(m.start(), m.end()) for m in _ORG_CUES.finditer(original) if m.group(0)[:1].isupper()]
     spans += [(m.start(), m.end()) for m in _CAPITALISED.finditer(original)]
     return spans
 
