@@ -217,27 +217,46 @@ def _filters(since: str | None, until: str | None, sources: tuple[str, ...]):
 
 
 def _render(answer: Any, color: bool, with_answer: bool = True) -> str:
-    """The answer, then numbered sources with the supporting sentence marked inside each passage."""
+    """The answer (its short answer spans bold on a terminal), then each cited passage once, numbered,
+    with every sentence quoted from it marked inside it."""
     from .messages import message
 
-    lines = [answer.text, ""] if with_answer else [""]
+    lines = [_answer_text(answer, color), ""] if with_answer else [""]
     shown = answer.related if answer.refused else answer.citations
     if shown:
         lines.append(message("related" if answer.refused else "sources", answer.language) + ":")
     for c in shown:
         meta = " — ".join(x for x in (c.date, c.source, *c.also_in) if x)
         lines.append(f"[{c.number}] {c.title}" + (f" — {meta}" if meta else ""))
-        a, b = c.sentence_in_passage
-        if answer.refused:
-            passage = c.passage
-        elif color:
-            passage = c.passage[:a] + click.style(c.passage[a:b], bold=True, underline=True) + c.passage[b:]
-        else:
-            passage = c.passage[:a] + "**" + c.passage[a:b] + "**" + c.passage[b:]
+        passage = c.passage if answer.refused else _marked(c.passage, c.spans_in_passage, color)
         lines.extend("    " + p for p in passage.splitlines() if p.strip())
     for note in answer.notes:
         lines.append(f"({note})")
     return "\n".join(lines).rstrip()
+
+
+def _marked(text: str, spans: Any, color: bool) -> str:
+    """``text`` with each of ``spans`` bold and underlined on a terminal, else between ``**``."""
+    out, at = [], 0
+    for a, b in sorted(spans):
+        a, b = max(a, at), max(b, at)
+        out.append(text[at:a])
+        out.append(click.style(text[a:b], bold=True, underline=True) if color else f"**{text[a:b]}**")
+        at = b
+    return "".join(out) + text[at:]
+
+
+def _answer_text(answer: Any, color: bool) -> str:
+    """The answer with its ``[n]`` markers; on a terminal the short answer inside each sentence is bold."""
+    if not color or answer.refused:
+        return answer.text
+    parts = []
+    for s in answer.sentences:
+        span = getattr(s, "answer_span", None)
+        text = (s.text[:span[0]] + click.style(s.text[span[0]:span[1]], bold=True, fg="green") + s.text[span[1]:]
+                if span else s.text)
+        parts.append(f"{text} {''.join(f'[{n}]' for n in s.citations)}".rstrip())
+    return " ".join(parts)
 
 
 _filter_opts = [
@@ -284,11 +303,13 @@ def ask(ctx: click.Context, question: tuple[str, ...], k: int | None, sources: t
 def _show(pipe: Any, gen: Any, answerer: str | None) -> Any:
     """Print an answer as it streams (on a terminal), then its sources; returns the final Answer.
 
-    Extractive answers stream whole sentences, an LLM streams tokens. The final answer is printed again
-    only when it differs from what streamed (an LLM's citations renumbered or checked, a fallback).
+    An LLM streams tokens, printed as they come; the final answer is printed again only when it differs
+    from what streamed (citations renumbered or checked, a fallback). Extractive sentences are all there
+    within milliseconds of each other, so they are printed once, whole, with their answer spans marked.
     """
     live = sys.stdout.isatty()
-    sep = " " if pipe.answerer(answerer).name == "extractive" else ""
+    extractive = pipe.answerer(answerer).name == "extractive"
+    sep = " " if extractive else ""
     streamed: list[str] = []
     while True:
         try:
@@ -296,13 +317,13 @@ def _show(pipe: Any, gen: Any, answerer: str | None) -> Any:
         except StopIteration as done:
             answer = done.value
             break
-        if live:
+        if live and not extractive:   # extractive sentences come at once: printed whole, answer spans marked
             click.echo((sep if streamed else "") + piece, nl=False)
         streamed.append(piece)
-    if live:
+    if live and not extractive:
         click.echo("")
-    same = live and (sep.join(streamed).strip() == answer.text.strip())
-    if live and not same:
+    same = live and not extractive and (sep.join(streamed).strip() == answer.text.strip())
+    if live and not extractive and not same:
         click.echo("—")
     click.echo(_render(answer, color=live, with_answer=not same))
     return answer

@@ -51,6 +51,11 @@ TYPE_WEIGHT = {"number": 0.08, "time": 0.08, "place": 0.02, "person": 0.03, "rea
 #: passages contains ("موقف الصين" over passages that never name China): on topic is not an answer.
 #: Same-script questions only (across scripts no term can match). Chosen with TYPE_WEIGHT.
 MISSING_WEIGHT = 0.15
+#: Kinds whose signal is sharp enough to refuse on its absence: a "how many" question over passages whose
+#: sentences hold no number at all (nor a "when" without any date or time) is not answered, however on topic
+#: (the seed's "كم عدد الجنود الكوريين الشماليين الذين قتلوا في كورسك؟"). Folded into the evidence as a
+#: penalty so that the calibration sees the decision that is really made.
+KIND_GATE = {"number": 0.5, "time": 0.5}
 
 
 @dataclass
@@ -84,7 +89,8 @@ class Scored:
     @property
     def evidence(self) -> float:
         best = self.candidates[0].score if self.candidates else 0.0
-        return best - MISSING_WEIGHT * self.missing_share
+        gate = 0.0 if self.kind_found else KIND_GATE.get(self.kind, 0.0)
+        return best - MISSING_WEIGHT * self.missing_share - gate
 
 
 def calibrated_thresholds(answerer: str = "extractive") -> dict[str, float]:
