@@ -17,7 +17,7 @@ from index.store import EmbedderMismatch, IndexInvalid, IndexMissing, Store
 from .answer import Answer, Answerer, create as create_answerer
 from .answer.base import drain
 from .config import Settings
-from .conversation import Conversation
+from .conversation import Conversation, answer_follow_up
 from .messages import message
 from .retrieval import HybridRetriever, Query, Retrieval
 
@@ -80,6 +80,16 @@ class Pipeline:
         chosen = self.answerer(answerer)
         query, rewrite_s = question.strip(), {}
         if conversation is not None:
+            # "ومتى حدث ذلك؟" asks for the date (or place) of what was just answered: told from that answer's
+            # citations, not searched again (a search returns the previous answer word for word).
+            told = answer_follow_up(question.strip(), conversation.previous_answer())
+            if told is not None:
+                query = conversation.resolve(question)
+                for s in told.sentences:
+                    yield s.text + "".join(f" [{n}]" for n in s.citations)
+                conversation.add(question, query, told.text, told)
+                return replace(told, timings={"total": time.perf_counter() - started},
+                               meta={**told.meta, "query": query})
             rewrite = getattr(chosen, "rewrite", None)
             if rewrite is not None and conversation.queries:
                 # An LLM rewrites a follow-up into a standalone question in the question's language.
@@ -91,7 +101,7 @@ class Pipeline:
         retrieval = self.retrieve(query, k, filters)
         answer: Answer = yield from chosen.stream(question.strip(), retrieval)
         if conversation is not None:
-            conversation.add(question, query, answer.text)
+            conversation.add(question, query, answer.text, answer)
         timings = {**retrieval.timings, **answer.timings, **rewrite_s, "total": time.perf_counter() - started}
         meta = {**answer.meta, "query": query, "generation": retrieval.generation,
                 "keyword_weight": round(retrieval.keyword_weight, 3)}

@@ -122,7 +122,7 @@ _SCALE = re.compile(r"\s*(?:" + _alt(_SCALES) + r"|%)" + _E)
 _MONTHS = "|".join(sorted({fold(w) for w, _ in _MONTH_WORDS if len(w) > 3 or w == "اب"}, key=len, reverse=True))
 _MONTH = re.compile(_B + r"[وفبل]?(?:" + _MONTHS + r")" + _E)
 _TIME_WORDS = re.compile(
-    _B + _PRE + r"(?:" + _alt("السبت الاحد الاثنين الثلاثاء الاربعاء الخميس الجمعة قرن القرن صباح مساء "
+    _B + _PRE + r"(?:" + _alt("اليوم السبت الاحد الاثنين الثلاثاء الاربعاء الخميس الجمعة قرن القرن صباح مساء "
                               "فجر ظهر منتصف امس غدا حاليا الماضي المقبل القادم عقد العقد عام سنة") + r")" + _E
     + r"|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|century|decade|"
       r"morning|evening|afternoon|midnight|noon|ago|since|until|during)\b")
@@ -328,14 +328,23 @@ def type_spans(kind: str, sentence: str, question: str = "") -> list[tuple[int, 
         spans = [(m.start(), min(len(folded), m.end() + 40)) for m in _MANNER_CUES.finditer(folded)]
     else:
         return []
-    out = []
+    out: list[tuple[int, int]] = []
     for a, b in sorted(set(spans)):
         if a >= b or _only_question_words(folded[a:b], skip):
             continue
         a, b = _trim(sentence, index[a], index[b - 1] + 1)
-        if a < b:
+        if a >= b:
+            continue
+        if out and (a <= out[-1][1] or (kind == "time" and not sentence[out[-1][1]:a].strip())):
+            out[-1] = (out[-1][0], max(out[-1][1], b))   # "اليوم الخميس", "45 مليون دينار": one span
+        else:
             out.append((a, b))
     return out
+
+
+def mentions_month(text: str) -> bool:
+    """Whether ``text`` names a month (any of the calendars index/dates.py reads)."""
+    return bool(_MONTH.search(fold(text)))
 
 
 def _trim(text: str, a: int, b: int) -> tuple[int, int]:
