@@ -122,7 +122,7 @@ _SCALE = re.compile(r"\s*(?:" + _alt(_SCALES) + r"|%)" + _E)
 _MONTHS = "|".join(sorted({fold(w) for w, _ in _MONTH_WORDS if len(w) > 3 or w == "اب"}, key=len, reverse=True))
 _MONTH = re.compile(_B + r"[وفبل]?(?:" + _MONTHS + r")" + _E)
 _TIME_WORDS = re.compile(
-    _B + _PRE + r"(?:" + _alt("اليوم السبت الاحد الاثنين الثلاثاء الاربعاء الخميس الجمعة قرن القرن صباح مساء "
+    _B + _PRE + r"(?:" + _alt("اليوم يوم ليلة مساء صباح السبت الاحد الاثنين الثلاثاء الاربعاء الخميس الجمعة قرن القرن صباح مساء "
                               "فجر ظهر منتصف امس غدا حاليا الماضي المقبل القادم عقد العقد عام سنة") + r")" + _E
     + r"|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|century|decade|"
       r"morning|evening|afternoon|midnight|noon|ago|since|until|during)\b")
