@@ -58,6 +58,12 @@ MISSING_WEIGHT = 0.15
 KIND_GATE = {"number": 0.5, "time": 0.5}
 
 
+#: Words that only say what kind of answer is wanted ("كم عدد…", "ما اسم…"): an answer sentence rarely
+#: repeats them, so their absence is not a missing topic.
+_SCAFFOLD = set(keyword_terms("عدد نسبة حجم قيمة مساحة طول عمر تكلفة كلفة سعر مبلغ مدة اسم سبب أسباب تاريخ "
+                              "موعد نوع كمية مقدار name number year date kind type amount percentage"))
+
+
 @dataclass
 class _Candidate:
     hit_rank: int
@@ -187,7 +193,7 @@ class ExtractiveAnswerer:
             missing = crossling.missing_names(keys, [f"{h.chunk.title} {h.chunk.text}" for h in retrieval.hits])
             share = len(missing) / len(keys) if keys else 0.0
         else:
-            missing_terms = q_terms - seen_terms if cands else set()
+            missing_terms = q_terms - seen_terms - _SCAFFOLD if cands else set()
             missing = _words_of(retrieval.query.text, missing_terms)
             share = len(missing_terms) / len(q_terms) if q_terms else 0.0
         if not cands:
