@@ -100,11 +100,8 @@ def replay(f: dict[str, Any], w: dict[str, Any]) -> tuple[float, bool]:
     best = scores[order[0]]
     gate = 0.0 if f["found"] else w["gate"].get(f["kind"], 0.0)
     evidence = best - w["missing"] * f["missing"] - gate
-    chosen, seen = [], set()
-    for i in order[:9]:
-        if scores[i] >= best - w["join"] and cands[i][6] not in seen and len(chosen) < 3:
-            chosen.append(i)
-            seen.add(cands[i][6])
+    # as ExtractiveAnswerer.stream: the close ones among the first 9, at most 3 (duplicates then dropped)
+    chosen = [i for i in order[:9] if scores[i] >= best - w["join"]][:3]
     return evidence, any(cands[i][5] for i in chosen)
 
 
@@ -143,6 +140,45 @@ def evaluate_setting(cache: dict[str, Any], w: dict[str, Any], runs: list[str]) 
 BASE = {"lexical": 0.2, "passage": 0.5, "rank": 0.01, "join": 0.06}
 
 
+def shipped() -> dict[str, Any]:
+    """The weights rag/answer/extractive.py uses now."""
+    from rag.answer import extractive as x
+
+    return {"lexical": x.LEXICAL_WEIGHT, "passage": x.PASSAGE_WEIGHT, "rank": x.RANK_PENALTY, "join": x.JOIN_MARGIN,
+            "type": dict(x.TYPE_WEIGHT), "missing": x.MISSING_WEIGHT, "gate": dict(x.KIND_GATE)}
+
+
+def pooled_thresholds(cache: dict[str, Any], w: dict[str, Any], runs: list[str]) -> dict[str, Any]:
+    """Per script, over all runs together: the threshold refusing at most 10 % of answerable questions, the
+    refusal of answer-removed ones it gives, and the trade-off curve (refusal of both at several budgets)."""
+    from rag.evaluate import choose_threshold, tradeoff_curve
+
+    out = {}
+    for kind, cross in (("same", False), ("cross", True)):
+        pos = [replay(r["intact"], w)[0] for run in runs for r in cache[run].values() if r["cross"] == cross]
+        neg = [replay(r["removed"], w)[0] for run in runs for r in cache[run].values()
+               if r["cross"] == cross and "removed" in r]
+        if pos and neg:
+            out[kind] = {**choose_threshold(pos, neg),
+                         "curve": tradeoff_curve(pos, neg, (0.02, 0.05, 0.10, 0.15, 0.20, 0.30))}
+    return out
+
+
+def write_calibration(th: dict[str, Any], command: str) -> Path:
+    import time
+    from importlib import resources
+
+    path = Path(str(resources.files("rag").joinpath("resources/calibration.json")))
+    what = {"same": "question in the passages' script", "cross": "question in another script than the passages"}
+    data = {"extractive": {k: {**{x: v for x, v in th[k].items() if x != "curve"},
+                               "rule": "highest threshold refusing at most 10% of answerable questions, "
+                                       "dev sets pooled (answer-removed questions as the unanswerable ones)",
+                               "what": what[k]} for k in ("same", "cross")},
+            "command": command, "measured": time.strftime("%Y-%m-%d")}
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def grid() -> list[dict[str, Any]]:
     out = []
     for strong, weak, missing, gate in itertools.product((0.0, 0.04, 0.08, 0.12), (0.0, 0.02, 0.04),
@@ -162,6 +198,8 @@ def main() -> None:
                     help="other evaluation work folders whose stored vectors may be reused")
     ap.add_argument("--replay-only", action="store_true", help="only replay the stored features")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--write-calibration", action="store_true",
+                    help="store the pooled per-script thresholds of the shipped weights in rag/resources")
     args = ap.parse_args()
     args.cache.parent.mkdir(parents=True, exist_ok=True)
     cache = json.loads(args.cache.read_text()) if args.replay_only else collect(args.work, args.limit, args.cache, args.donors)
@@ -189,6 +227,14 @@ def main() -> None:
     base = next(r for r in results if r["weights"]["missing"] == 0 and r["weights"]["type"]["number"] == 0
                 and r["weights"]["type"]["person"] == 0 and r["weights"]["gate"]["number"] == 0)
     print("no type/missing/gate weights:", base["per_set"])
+    now = shipped()
+    print("shipped weights:", json.dumps({k: now[k] for k in ("type", "missing", "gate")}))
+    for run, x in evaluate_setting(cache, now, runs).items():
+        print(f"    {run}: {x}")
+    th = pooled_thresholds(cache, now, runs)
+    print("pooled thresholds:", json.dumps(th, ensure_ascii=False))
+    if args.write_calibration:
+        print("wrote", write_calibration(th, "python bench/answer_tuning.py " + " ".join(sys.argv[1:])))
 
 
 if __name__ == "__main__":
