@@ -1,11 +1,16 @@
 """The offline answerer: pick the sentences of the retrieved passages that answer the question.
 
 Sentences are scored by meaning (cosine between the question and the sentence, embedded as a passage),
-IDF-weighted keyword overlap with the question, and how well their passage matched; never by position in
-the article. The best sentence leads; a few more
-join it only when they score close to it, so answers stay short. Every sentence is quoted verbatim from
-its passage and cited to it. When the best evidence is below a threshold calibrated on XQuAD (see
-``rag eval --calibrate``), the answerer refuses in the question's language and lists what came closest.
+IDF-weighted keyword overlap with the question (across scripts: transliterated names and reporting verbs,
+see crossling.py), how well their passage matched, and whether they hold what the question asks for (a
+number for "كم", a date for "متى"…, see question_type.py); never by position in the article. The best
+sentence leads; a few more join it only when they score close to it, so answers stay short. Every
+sentence is quoted verbatim from its passage; sentences of one passage share its citation number.
+
+The evidence is the best score, lowered when question words appear in no retrieved sentence or a "how
+many"/"when" question finds no number/date at all: on topic is not an answer. Below the threshold
+calibrated on the dev sets (``bench/answer_tuning.py``, per script), the answerer refuses in the
+question's language, says what it did not find, and lists what came closest as "possibly related".
 """
 from __future__ import annotations
 
@@ -15,14 +20,13 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Iterator
 
-
 from index.arabic import keyword_terms, language, normalize, script, split_sentences
 from index.embedders import Embedder
 
-from ..messages import message, refusal_sentences
+from ..messages import refusal_sentences
 from ..retrieval import Hit, Retrieval
-from .base import Answer, AnswerSentence, Citation, citation_for, drain
 from . import crossling
+from .base import Answer, AnswerSentence, citation_for, drain
 from .question_type import answer_span, is_fragment, question_kind, type_spans
 from .sentence_vectors import SentenceVectors
 
