@@ -43,6 +43,7 @@ def _contains(text: str, answers: tuple[str, ...]) -> bool:
 
 def _features(scored: Any, answers: tuple[str, ...]) -> dict[str, Any]:
     return {"kind": scored.kind, "missing": round(scored.missing_share, 4), "found": scored.kind_found,
+            "named": bool(scored.named_missing),
             "cands": [[round(c.cosine, 4), round(c.lexical, 4), round(c.hit.dense or 0.0, 4), c.hit_rank,
                        int(c.holds), int(_contains(c.text, answers)), normalize(c.text)[:80]]
                       for c in scored.candidates]}
@@ -132,7 +133,7 @@ def named_check(work: Path, limit: int | None) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------ replay --
-def replay(f: dict[str, Any], w: dict[str, Any]) -> tuple[float, bool]:
+def replay(f: dict[str, Any], w: dict[str, Any], cross: bool = False) -> tuple[float, bool]:
     """(evidence, answer ⊇ gold) of one asked question under weights ``w`` (the answerer's formula)."""
     cands = f["cands"]
     if not cands:
@@ -143,7 +144,14 @@ def replay(f: dict[str, Any], w: dict[str, Any]) -> tuple[float, bool]:
     order = np.argsort(scores)[::-1]
     best = scores[order[0]]
     gate = 0.0 if f["found"] else w["gate"].get(f["kind"], 0.0)
-    evidence = best - w["missing"] * f["missing"] - gate
+    if cross:   # across scripts: only a question none of whose names is in the passages
+        return _pick(scores, order, best - (w.get("cross_all", 0.0) if f["missing"] >= 1.0 else 0.0) - gate, cands, w)
+    evidence = best - w["missing"] * f["missing"] - gate - (w.get("named", 0.0) if f.get("named") else 0.0)
+    return _pick(scores, order, evidence, cands, w)
+
+
+def _pick(scores: list[float], order: Any, evidence: float, cands: list, w: dict[str, Any]) -> tuple[float, bool]:
+    best = scores[order[0]]
     # as ExtractiveAnswerer.stream: the close ones among the first 9, at most 3 (duplicates then dropped)
     chosen = [i for i in order[:9] if scores[i] >= best - w["join"]][:3]
     return evidence, any(cands[i][5] for i in chosen)
@@ -161,11 +169,11 @@ def evaluate_setting(cache: dict[str, Any], w: dict[str, Any], runs: list[str]) 
     for run in runs:
         d = per[run] = {"pos": [], "neg": [], "gold": []}
         for row in cache[run].values():
-            e, g = replay(row["intact"], w)
+            e, g = replay(row["intact"], w, row["cross"])
             d["pos"].append((row["cross"], e))
             d["gold"].append(g)
             if "removed" in row:
-                d["neg"].append((row["cross"], replay(row["removed"], w)[0]))
+                d["neg"].append((row["cross"], replay(row["removed"], w, row["cross"])[0]))
     out = {}
     for run in runs:
         th = {}
@@ -189,7 +197,8 @@ def shipped() -> dict[str, Any]:
     from rag.answer import extractive as x
 
     return {"lexical": x.LEXICAL_WEIGHT, "passage": x.PASSAGE_WEIGHT, "rank": x.RANK_PENALTY, "join": x.JOIN_MARGIN,
-            "type": dict(x.TYPE_WEIGHT), "missing": x.MISSING_WEIGHT, "gate": dict(x.KIND_GATE)}
+            "type": dict(x.TYPE_WEIGHT), "missing": x.MISSING_WEIGHT, "gate": dict(x.KIND_GATE),
+            "named": x.NAMED_MISSING, "cross_all": x.CROSS_ALL_NAMES_MISSING}
 
 
 def pooled_thresholds(cache: dict[str, Any], w: dict[str, Any], runs: list[str]) -> dict[str, Any]:
@@ -199,8 +208,8 @@ def pooled_thresholds(cache: dict[str, Any], w: dict[str, Any], runs: list[str])
 
     out = {}
     for kind, cross in (("same", False), ("cross", True)):
-        pos = [replay(r["intact"], w)[0] for run in runs for r in cache[run].values() if r["cross"] == cross]
-        neg = [replay(r["removed"], w)[0] for run in runs for r in cache[run].values()
+        pos = [replay(r["intact"], w, cross)[0] for run in runs for r in cache[run].values() if r["cross"] == cross]
+        neg = [replay(r["removed"], w, cross)[0] for run in runs for r in cache[run].values()
                if r["cross"] == cross and "removed" in r]
         if pos and neg:
             out[kind] = {**choose_threshold(pos, neg),
