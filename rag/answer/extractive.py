@@ -235,8 +235,18 @@ class ExtractiveAnswerer:
                             else sum(idf[t] for t in cand.terms & q_terms) / total)
         # Embed only the most promising sentences (keyword overlap, then passage rank), plus every sentence
         # of the top passage: dense retrieval found it even where the words differ (English questions).
-        cands.sort(key=lambda x: (-x.lexical, x.hit_rank))
-        pool = cands[:MAX_CANDIDATES] + [c for c in cands[MAX_CANDIDATES:] if c.hit_rank == 0][:TOP_PASSAGE_EXTRA]
+        if cross:
+            # Across scripts the pool stays the passages' own order (dense retrieval is what found them);
+            # the sentences with the best transliteration overlap join it. Choosing the pool by that overlap
+            # instead embedded the topic's sentences first and raised the evidence of unanswerable questions.
+            pool = cands[:MAX_CANDIDATES] + [c for c in cands[MAX_CANDIDATES:] if c.hit_rank == 0][:TOP_PASSAGE_EXTRA]
+            taken = {id(c) for c in pool}
+            extra = sorted((c for c in cands if id(c) not in taken and c.lexical > 0),
+                           key=lambda x: (-x.lexical, x.hit_rank))
+            pool += extra[:TOP_PASSAGE_EXTRA]
+        else:
+            cands.sort(key=lambda x: (-x.lexical, x.hit_rank))
+            pool = cands[:MAX_CANDIDATES] + [c for c in cands[MAX_CANDIDATES:] if c.hit_rank == 0][:TOP_PASSAGE_EXTRA]
         vecs = self._vectors([p.text for p in pool])
         cos = vecs @ retrieval.query_vector
         weight = TYPE_WEIGHT.get(kind, 0.0)
