@@ -138,14 +138,15 @@ def replay(f: dict[str, Any], w: dict[str, Any], cross: bool = False) -> tuple[f
     cands = f["cands"]
     if not cands:
         return 0.0, False
-    tw = w["type"].get(f["kind"], 0.0)
-    scores = [cos + w["lexical"] * lex + w["passage"] * dense - w["rank"] * rank + tw * holds
+    tw = 0.0 if cross else w["type"].get(f["kind"], 0.0)
+    lw = w.get("cross_lexical", w["lexical"]) if cross else w["lexical"]
+    scores = [cos + lw * lex + w["passage"] * dense - w["rank"] * rank + tw * holds
               for cos, lex, dense, rank, holds, _, _ in cands]
     order = np.argsort(scores)[::-1]
     best = scores[order[0]]
     gate = 0.0 if f["found"] else w["gate"].get(f["kind"], 0.0)
-    if cross:   # across scripts: only a question none of whose names is in the passages
-        return _pick(scores, order, best - (w.get("cross_all", 0.0) if f["missing"] >= 1.0 else 0.0) - gate, cands, w)
+    if cross:   # across scripts: only a named place no passage transliterates (as the answerer)
+        return _pick(scores, order, best - (w.get("named", 0.0) if f.get("named") else 0.0), cands, w)
     evidence = best - w["missing"] * f["missing"] - gate - (w.get("named", 0.0) if f.get("named") else 0.0)
     return _pick(scores, order, evidence, cands, w)
 
@@ -198,7 +199,7 @@ def shipped() -> dict[str, Any]:
 
     return {"lexical": x.LEXICAL_WEIGHT, "passage": x.PASSAGE_WEIGHT, "rank": x.RANK_PENALTY, "join": x.JOIN_MARGIN,
             "type": dict(x.TYPE_WEIGHT), "missing": x.MISSING_WEIGHT, "gate": dict(x.KIND_GATE),
-            "named": x.NAMED_MISSING, "cross_all": x.CROSS_ALL_NAMES_MISSING}
+            "named": x.NAMED_MISSING, "cross_lexical": x.CROSS_LEXICAL_WEIGHT}
 
 
 def pooled_thresholds(cache: dict[str, Any], w: dict[str, Any], runs: list[str]) -> dict[str, Any]:

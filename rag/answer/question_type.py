@@ -399,13 +399,27 @@ _PLACE_NAMES = {fold(w) for w in """
 """.split()}
 
 
+#: The same places in English, for English questions over Arabic passages.
+_PLACE_NAMES_EN = set("""
+china russia america usa britain england france germany italy spain japan india pakistan iran iraq syria
+lebanon jordan palestine israel egypt libya tunisia algeria morocco mauritania sudan yemen saudi emirates
+qatar kuwait bahrain oman turkey ukraine belarus poland korea vietnam indonesia malaysia afghanistan brazil
+argentina mexico canada australia nigeria ethiopia kenya somalia chad mali niger senegal africa europe asia
+beijing moscow washington london paris berlin rome madrid tokyo delhi tehran baghdad damascus beirut amman
+jerusalem gaza cairo tripoli rabat khartoum sanaa riyadh jeddah mecca dubai doha ankara istanbul kyiv kiev
+minsk warsaw pyongyang seoul basra mosul erbil kirkuk aleppo homs idlib
+""".split())
+
+
 def place_names(words: list[str]) -> list[str]:
     """The ``words`` that name a country, region or city of :data:`_PLACE_NAMES` (clitics و/ب/ل/ف
     allowed in front)."""
     out = []
     for w in words:
         f = fold(w)
-        if f in _PLACE_NAMES or (len(f) > 3 and f[0] in "وبلف" and f[1:] in _PLACE_NAMES):
+        if f in _PLACE_NAMES_EN or f.removesuffix("'s") in _PLACE_NAMES_EN:
+            out.append(w)
+        elif f in _PLACE_NAMES or (len(f) > 3 and f[0] in "وبلف" and f[1:] in _PLACE_NAMES):
             out.append(w)
     return out
 
