@@ -24,7 +24,7 @@ from typing import Mapping, Protocol, Sequence
 
 import numpy as np
 
-from index.arabic import keyword_terms
+from index.arabic import keyword_terms, spelling_variants
 from index.embedders import Embedder
 from index.store import ChunkRecord, Snapshot, Store
 
@@ -45,15 +45,18 @@ class Tuning:
     ``translated``: weight of the dictionary leg for Latin-script questions (``rag.bilingual``): BM25 of the
     question words' Arabic translations over the best ``translated_pool`` dense candidates, normalized by
     the best of them; a bonus that reorders what the embedding found, never a source of new passages.
+    ``variants``: weight of the question's rare terms spelt another way (``index.arabic.spelling_variants``:
+    ماثيو/ماتيو), as BM25 over the candidates on the keyword leg's scale (1 = as much as the term itself).
     """
 
     keyword_lambda: float = KEYWORD_LAMBDA
     title: float = 0.0
     translated: float = 0.0
     translated_pool: int = 20
+    variants: float = 0.0
 
     def __post_init__(self) -> None:
-        if min(self.keyword_lambda, self.title, self.translated) < 0 or self.translated_pool < 1:
+        if min(self.keyword_lambda, self.title, self.translated, self.variants) < 0 or self.translated_pool < 1:
             raise ValueError(f"retrieval weights must be non-negative and the pool at least 1: {self}")
 
 
@@ -165,12 +168,36 @@ class HybridRetriever:
                 top = max(found.values(), default=0.0)
                 for cid, s in found.items():
                     bonus[cid] = bonus.get(cid, 0.0) + (t.translated * s / top if top > 0 else 0.0)
+        if t.variants > 0 and terms and fused:
+            for cid, s in variant_scores(snap, terms, [cid for cid, _ in fused]).items():
+                bonus[cid] = bonus.get(cid, 0.0) + t.variants * s
         if t.title > 0 and terms and fused:
             for cid, share in title_match(snap, terms, [cid for cid, _ in fused]).items():
                 bonus[cid] = bonus.get(cid, 0.0) + t.title * share
         if not bonus:
             return fused
         return sorted(((cid, s + bonus.get(cid, 0.0)) for cid, s in fused), key=lambda kv: -kv[1])
+
+
+#: A question term this rare (chunks holding it) or absent is worth looking up in its other spellings.
+VARIANT_MAX_DF = 3
+
+
+def variant_scores(snap: Snapshot, terms: Sequence[str], ids: Sequence[int]) -> dict[int, float]:
+    """BM25 of the other spellings of the question's rare terms, over ``ids``, divided by the best BM25 of the
+    question's own terms among them (so it sits on the keyword leg's normalized scale)."""
+    uniq = list(dict.fromkeys(terms))
+    known = snap.idf(uniq)
+    rare = [t for t in uniq if t not in known or snap.df(t) <= VARIANT_MAX_DF]
+    variants = [v for t in rare for v in spelling_variants(t) if v not in uniq]
+    if not variants or not ids:
+        return {}
+    found = snap.keyword_scores(variants, ids)
+    if not found:
+        return {}
+    own = snap.keyword_scores(uniq, ids)
+    top = max(own.values(), default=0.0) or max(found.values())
+    return {cid: s / top for cid, s in found.items()}
 
 
 def title_match(snap: Snapshot, terms: Sequence[str], ids: Sequence[int]) -> dict[int, float]:
