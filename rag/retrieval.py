@@ -60,7 +60,7 @@ class Tuning:
             raise ValueError(f"retrieval weights must be non-negative and the pool at least 1: {self}")
 
 
-TUNING = Tuning()
+TUNING = Tuning(translated=1.0)
 #: Two passages from different articles with cosine at least this are one story told twice.
 DUPLICATE_COSINE = 0.96
 
