@@ -410,8 +410,8 @@ def eval_cmd(ctx: click.Context, squad_files: tuple[Path, ...], others: tuple[Pa
     from index.store import Store
 
     from .answer.extractive import ExtractiveAnswerer
-    from .evaluate import (build_index, distractor_articles, evaluate, load_dev_sets, removal_table,
-                           remove_answers, spread, table)
+    from .evaluate import (build_index, distractor_articles, evaluate, load_dev_sets, load_query_vectors,
+                           removal_table, remove_answers, save_query_vectors, spread, table)
     from .retrieval import HybridRetriever
 
     s = _settings(ctx)
@@ -434,7 +434,7 @@ def eval_cmd(ctx: click.Context, squad_files: tuple[Path, ...], others: tuple[Pa
         build_index(base, mixed_in, embedder, spec)
     answerer = None if no_answer else ExtractiveAnswerer(embedder, s.answer_sentences, s.refusal_threshold)
     suffix = f" +{len(mixed_in)} distractors"
-    vectors: dict[str, Any] = {}
+    vectors = load_query_vectors(work / "query-vectors.npz", embedder.identity)
     runs: dict[str, Any] = {}
     for dev in sets:
         removed = remove_answers(dev.articles, next(iter(dev.questions.values()))) if remove_answer else None
@@ -475,6 +475,7 @@ def eval_cmd(ctx: click.Context, squad_files: tuple[Path, ...], others: tuple[Pa
                 store.close()
                 if store_gone is not None:
                     store_gone.close()
+                save_query_vectors(work / "query-vectors.npz", embedder.identity, vectors)
     if write_calibration:
         _write_calibration(runs, squad_files, others, limit)
     if as_json:

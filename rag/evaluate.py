@@ -298,6 +298,27 @@ def distractor_articles(path: Path, count: int, folder: Path) -> list[Article]:
     return articles
 
 
+def load_query_vectors(path: Path, identity: str) -> dict[str, np.ndarray]:
+    """Question vectors kept from earlier runs (an .npz beside the evaluation indexes; a different embedder
+    identity starts afresh): embedding thousands of questions again costs minutes on 2 cores."""
+    if not Path(path).is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as data:
+        if str(data["identity"]) != identity:
+            return {}
+        return dict(zip(json.loads(str(data["texts"])), data["vectors"]))
+
+
+def save_query_vectors(path: Path, identity: str, vectors: dict[str, np.ndarray]) -> None:
+    if not vectors:
+        return
+    texts = list(vectors)
+    tmp = Path(path).with_suffix(".part.npz")
+    np.savez(tmp, identity=np.array(identity), texts=np.array(json.dumps(texts, ensure_ascii=False)),
+             vectors=np.vstack([vectors[t] for t in texts]).astype(np.float32))
+    tmp.replace(path)
+
+
 # --------------------------------------------------------------------------------------------- evaluation --
 def evaluate(retriever: HybridRetriever, answerer: ExtractiveAnswerer | None, questions: list[EvalQuestion],
              k_answer: int = 5, calibrate: bool = False,
