@@ -88,9 +88,9 @@ class Pipeline:
                 for s in told.sentences:
                     yield s.text + "".join(f" [{n}]" for n in s.citations)
                 conversation.add(question, query, told.text, told)
-                # nothing was searched: the UI shows no "searched for" line under it
+                # the query says how the follow-up was understood (the UI and `rag chat` show it)
                 return replace(told, timings={"total": time.perf_counter() - started},
-                               meta={**told.meta, "query": question.strip()})
+                               meta={**told.meta, "query": query})
             rewrite = getattr(chosen, "rewrite", None)
             if rewrite is not None and conversation.queries:
                 # An LLM rewrites a follow-up into a standalone question in the question's language.
