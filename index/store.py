@@ -375,6 +375,23 @@ class Snapshot:
                 n += 1
         return n
 
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """BM25's idf of each of ``terms`` that occurs in the index (absent terms are left out); 1.0 each on
+        an index without postings. The title match weighs the question's terms by it."""
+        uniq = [t for t in dict.fromkeys(terms) if t]
+        if self.collection is None:
+            return {t: 1.0 for t in uniq}
+        self._read_postings(uniq)
+        return {t: postings.idf(self.collection.n, len(p[0])) for t in uniq if (p := self._postings.get(t)) is not None}
+
+    def df(self, term: str) -> int:
+        """How many chunks hold ``term`` (0 when none; on an index without postings, by FTS5)."""
+        if self.collection is not None:
+            found = self._read_postings([term])
+            return len(found[0][0]) if found else 0
+        q = '"' + term.replace('"', '""') + '"'
+        return int(self.conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (q,)).fetchone()[0])
+
     def keyword_scores(self, terms: Sequence[str], ids: Sequence[int]) -> dict[int, float]:
         """BM25 (as :meth:`keyword` scores it) of the chunks ``ids`` that hold at least one of ``terms``,
         whether or not they would make a keyword top-k: the hybrid retriever's dense candidates."""

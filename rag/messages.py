@@ -7,6 +7,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The archive does not contain an answer to this question. The nearest passages are shown "
               "below as possibly related.",
     },
+    "refusal_missing": {
+        "ar": "لا يتضمن الأرشيف إجابة عن هذا السؤال: المقاطع الأقرب إليه لا تذكر {what}.",
+        "en": "The archive does not contain an answer to this question: the nearest passages do not mention "
+              "{what}.",
+    },
+    "refusal_kind": {
+        "ar": "لا يتضمن الأرشيف إجابة عن هذا السؤال: المقاطع الأقرب إليه لا تذكر {what}.",
+        "en": "The archive does not contain an answer to this question: the nearest passages give {what}.",
+    },
+    "covers": {
+        "ar": "ما يتناوله الأرشيف في هذا الشأن: {topics}. هذه المقاطع معروضة أدناه بوصفها «قد تكون ذات صلة».",
+        "en": "What the archive does cover: {topics}. Those passages are shown below as possibly related.",
+    },
     "related": {"ar": "قد تكون ذات صلة", "en": "Possibly related"},
     "sources": {"ar": "المصادر", "en": "Sources"},
     "no_index": {
@@ -46,6 +59,40 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+#: What a refusal says was not found, per asked kind (rag/answer/question_type.py).
+KIND_NAMES: dict[str, dict[str, str]] = {
+    "number": {"ar": "أي عدد أو رقم", "en": "no number"},
+    "time": {"ar": "أي تاريخ أو وقت", "en": "no date or time"},
+    "place": {"ar": "أي مكان", "en": "no place"},
+    "person": {"ar": "أي شخص أو جهة", "en": "no person or organisation"},
+    "reason": {"ar": "أي سبب", "en": "no reason"},
+    "manner": {"ar": "كيف حدث ذلك", "en": "no account of how it happened"},
+}
+
+
 def message(key: str, lang: str, **values: str) -> str:
     table = MESSAGES[key]
     return table.get(lang, table["en"]).format(**values)
+
+
+def quote(text: str, lang: str) -> str:
+    """A quoted word or title: «…» in Arabic, “…” in English."""
+    return f"«{text}»" if lang == "ar" else f"“{text}”"
+
+
+def refusal_sentences(lang: str, missing: list[str] | None = None, kind: str | None = None,
+                      topics: list[str] | None = None) -> list[str]:
+    """The refusal, in the question's language: what was asked and not found (the question's words no
+    passage names, else the kind of answer none holds), then what the nearest passages are about."""
+    lang = "ar" if lang == "ar" else "en"
+    sep = "، " if lang == "ar" else ", "
+    if missing:
+        first = message("refusal_missing", lang, what=sep.join(quote(w, lang) for w in missing[:3]))
+    elif kind in KIND_NAMES:
+        first = message("refusal_kind", lang, what=KIND_NAMES[kind][lang])
+    else:
+        return [message("refusal", lang)]
+    if not topics:
+        return [first]
+    return [first, message("covers", lang, topics=("؛ " if lang == "ar" else "; ").join(
+        quote(t, lang) for t in topics[:3]))]

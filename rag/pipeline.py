@@ -19,7 +19,7 @@ from index.store import EmbedderMismatch, IndexInvalid, IndexMissing, Store
 from .answer import Answer, Answerer, create as create_answerer
 from .answer.base import AnswerSentence, drain
 from .config import Settings
-from .conversation import Conversation
+from .conversation import Conversation, answer_follow_up
 from .messages import message
 from .retrieval import HybridRetriever, Query, Retrieval
 
@@ -115,6 +115,17 @@ class Pipeline:
         chosen = self.answerer(answerer)
         query, rewrite_s = question.strip(), {}
         if conversation is not None:
+            # "ومتى حدث ذلك؟" asks for the date (or place) of what was just answered: told from that answer's
+            # citations, not searched again (a search returns the previous answer word for word).
+            told = answer_follow_up(question.strip(), conversation.previous_answer())
+            if told is not None:
+                query = conversation.resolve(question)
+                for s in told.sentences:
+                    yield s.text + "".join(f" [{n}]" for n in s.citations)
+                conversation.add(question, query, told.text, told)
+                # the query says how the follow-up was understood (the UI and `rag chat` show it)
+                return replace(told, timings={"total": time.perf_counter() - started},
+                               meta={**told.meta, "query": query})
             rewrite = getattr(chosen, "rewrite", None)
             if rewrite is not None and conversation.queries:
                 # An LLM rewrites a follow-up into a standalone question in the question's language.
@@ -133,7 +144,7 @@ class Pipeline:
         if check.undated_left_out:
             answer = replace(answer, notes=(*answer.notes, _undated_note(check.undated_left_out, answer.language)))
         if conversation is not None:
-            conversation.add(question, query, answer.text)
+            conversation.add(question, query, answer.text, answer)
         timings = {**(retrieval.timings if retrieval else {}), **answer.timings, **rewrite_s,
                    "total": time.perf_counter() - started}
         meta = {**answer.meta, "query": query, "generation": retrieval.generation if retrieval else None,

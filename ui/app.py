@@ -66,8 +66,8 @@ def archive(index_dir: str, generation: int, _pipe: Pipeline) -> tuple[dict, lis
         return snap.status(Path(index_dir)), snap.sources()
 
 
-def article_dialog(pipe: Pipeline, article_id: str, span: tuple[int, int] | None) -> None:
-    """"Read the whole article": the full text from the index, the cited sentence highlighted."""
+def article_dialog(pipe: Pipeline, article_id: str, span: Any) -> None:
+    """"Read the whole article": the full text from the index, the cited sentences highlighted."""
     with pipe.store.snapshot() as snap:
         record = snap.article(article_id)
         origins = [o.label for o in snap.origins_of([article_id]).get(article_id, [])]
@@ -92,7 +92,7 @@ def show_sources(turn: int, answer: Answer, pipe: Pipeline) -> None:
         with st.expander(render.citation_label(c)):
             html(render.citation_html(c, highlight=not answer.refused))
             if st.button("اقرأ المقال كاملاً · Read the whole article", key=f"full-{turn}-{c.number}"):
-                show_article(pipe, c.article_id, None if answer.refused else c.span)
+                show_article(pipe, c.article_id, None if answer.refused else list(c.spans))
     for note in answer.notes:
         html(render.note_html(note))
 

@@ -76,12 +76,17 @@ def marker(number: int) -> str:
     return f'<span class="rag-cite" dir="ltr">[{int(number)}]</span>'
 
 
-def _sentence(text: str, citations: Sequence[int], block_dir: str, flagged: bool = False) -> str:
+def _sentence(text: str, citations: Sequence[int], block_dir: str, flagged: bool = False,
+              answer_span: tuple[int, int] | None = None) -> str:
     """One answer sentence with its markers; a sentence in the other script is isolated with its own
-    ``dir`` so its punctuation lands on the correct side ("mixed lines correct")."""
+    ``dir`` so its punctuation lands on the correct side ("mixed lines correct"). The short answer inside
+    it (``answer_span``, offsets into ``text``) is marked, each piece escaped on its own."""
     cls = "rag-sent rag-flagged" if flagged else "rag-sent"
     title = ' title="No retrieved passage supports this sentence"' if flagged else ""
-    body = f'<span class="{cls}" dir="{direction(text, block_dir)}"{title}>{esc(text)}</span>'
+    span = _clamp(answer_span, len(text))
+    inner = (esc(text[:span[0]]) + f'<mark class="rag-answer-span">{esc(text[span[0]:span[1]])}</mark>'
+             + esc(text[span[1]:])) if span else esc(text)
+    body = f'<span class="{cls}" dir="{direction(text, block_dir)}"{title}>{inner}</span>'
     marks = "".join(marker(n) for n in citations)
     return body + (" " + marks if marks else "")
 
@@ -164,7 +169,8 @@ def answer_html(answer: Answer) -> Html:
         body = "".join(f'<p dir="{direction(s.text, d)}">{_sentence(s.text, s.citations, d, s.flagged)}</p>'
                        for s in answer.sentences)
         return Html(f'<div class="rag-msg rag-answer rag-refusal" {_attrs(plain, d)}>{body}</div>')
-    body = " ".join(_sentence(s.text, s.citations, d, s.flagged) for s in answer.sentences)
+    body = " ".join(_sentence(s.text, s.citations, d, s.flagged, getattr(s, "answer_span", None))
+                    for s in answer.sentences)
     return Html(f'<div class="rag-msg rag-answer" {_attrs(plain, d)}><p dir="{d}">{body}</p></div>')
 
 
@@ -207,23 +213,38 @@ def _clamp(span: tuple[int, int] | None, n: int) -> tuple[int, int] | None:
     return (a, b) if a < b else None
 
 
-def highlighted_paragraphs(text: str, span: tuple[int, int] | None, block_dir: str) -> str:
-    """``text`` as one ``<p dir>`` per line, with ``text[span[0]:span[1]]`` inside ``<mark>`` (split over
-    lines when the sentence crosses one). Offsets are character offsets into ``text``, as in
-    :attr:`Citation.sentence_in_passage`."""
-    span = _clamp(span, len(text))
+def _spans(spans: Any, n: int) -> list[tuple[int, int]]:
+    """One span or several → clamped, sorted, non-overlapping spans (a passage cited for two sentences
+    highlights both)."""
+    if spans is None:
+        return []
+    items = [spans] if len(spans) == 2 and all(isinstance(x, int) for x in spans) else list(spans)
+    out: list[tuple[int, int]] = []
+    for sp in sorted(x for x in (_clamp(tuple(i), n) for i in items) if x):
+        if out and sp[0] <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], sp[1]))
+        else:
+            out.append(sp)
+    return out
+
+
+def highlighted_paragraphs(text: str, span: Any, block_dir: str) -> str:
+    """``text`` as one ``<p dir>`` per line, with each of ``span`` (one (start, end) or a list of them)
+    inside ``<mark>`` (split over lines when a sentence crosses one). Offsets are character offsets into
+    ``text``, as in :attr:`Citation.spans_in_passage`."""
+    spans = _spans(span, len(text))
     out, pos = [], 0
     for m in [*_LINE_BREAKS.finditer(text), None]:
         end = m.start() if m else len(text)
         line = text[pos:end]
-        if line.strip() or (span and pos < span[1] and end > span[0]):
-            pieces = []
-            if span and span[0] < end and span[1] > pos:
-                a, b = max(span[0], pos) - pos, min(span[1], end) - pos
-                pieces = [esc(line[:a]), f'<mark class="rag-hl">{esc(line[a:b])}</mark>', esc(line[b:])]
-            else:
-                pieces = [esc(line)]
-            hl = ' class="rag-hl-line"' if len(pieces) == 3 else ""
+        inside = [(max(a, pos) - pos, min(b, end) - pos) for a, b in spans if a < end and b > pos]
+        if line.strip() or inside:
+            pieces, at = [], 0
+            for a, b in inside:
+                pieces += [esc(line[at:a]), f'<mark class="rag-hl">{esc(line[a:b])}</mark>']
+                at = b
+            pieces.append(esc(line[at:]))
+            hl = ' class="rag-hl-line"' if inside else ""
             out.append(f'<p{hl} dir="{direction(line, block_dir)}">{"".join(pieces)}</p>')
         if m is None:
             break
@@ -231,8 +252,9 @@ def highlighted_paragraphs(text: str, span: tuple[int, int] | None, block_dir: s
     return "".join(out)
 
 
-def passage_html(text: str, span: tuple[int, int] | None = None) -> Html:
-    """A cited passage with its supporting sentence marked (``span`` = offsets in ``text``)."""
+def passage_html(text: str, span: Any = None) -> Html:
+    """A cited passage with its supporting sentences marked (``span``: one (start, end) in ``text`` or a
+    list of them)."""
     d = direction(text, "rtl")
     return Html(f'<div class="rag-passage" {_attrs(text, d)}>{highlighted_paragraphs(text, span, d)}</div>')
 
@@ -249,15 +271,16 @@ def origin_html(origins: Iterable[str | None]) -> Html:
 
 
 def citation_html(c: Citation, highlight: bool = True) -> Html:
-    """A citation opened: where it comes from, then the passage with the sentence highlighted (not for
-    "possibly related" passages of a refusal: nothing in them was judged to answer)."""
+    """A citation opened: where it comes from, then the passage with every sentence quoted from it
+    highlighted (not for "possibly related" passages of a refusal: nothing in them was judged to answer)."""
     return Html(source_html(c.title, c.date, c.source, c.url, c.also_in) + origin_html([c.origin])
-                + passage_html(c.passage, c.sentence_in_passage if highlight else None))
+                + passage_html(c.passage, list(c.spans_in_passage) if highlight else None))
 
 
-def article_html(record: Any, span: tuple[int, int] | None = None, origins: Iterable[str] = ()) -> Html:
-    """The whole article (an :class:`index.store.ArticleRecord`) with the cited sentence highlighted, and
-    every place it was read from (``origins``: labels, see index.store.format_origin)."""
+def article_html(record: Any, span: Any = None, origins: Iterable[str] = ()) -> Html:
+    """The whole article (an :class:`index.store.ArticleRecord`) with the cited sentences highlighted
+    (``span``: one (start, end) or a list of them, article offsets), and every place it was read from
+    (``origins``: labels, see index.store.format_origin)."""
     d = direction(record.text, "rtl")
     return Html(source_html(record.title, record.date, record.source, record.url) + origin_html(origins)
                 + f'<div class="rag-passage rag-article" {_attrs(record.text, d)}>'
@@ -350,7 +373,7 @@ def conversation_markdown(turns: Iterable[Turn]) -> str:
         for c in shown:
             meta = " — ".join(x for x in (c.date, c.source, *c.also_in) if x)
             out.append(f"- [{c.number}] {_md_text(c.title)}" + (f" — {_md_text(meta)}" if meta else ""))
-            quote = c.passage if a.refused else c.sentence
-            out.append(f"  > {_md_text(' '.join(lines(quote)).strip())}")
+            for quote in ([c.passage] if a.refused else c.sentences):
+                out.append(f"  > {_md_text(' '.join(lines(quote)).strip())}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"

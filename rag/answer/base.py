@@ -1,13 +1,15 @@
 """What an answer is, and the Answerer protocol every backend (extractive, LLM) implements.
 
 An answer is a list of sentences, each carrying the numbers of the citations that support it; a citation
-points at one passage *and* the exact character span of the supporting sentence in the article, so the
-UI can open the article at that sentence and the JSON output can be checked mechanically.
+points at one passage *and* the exact character spans of the sentences quoted from it in the article, so
+the UI can open the article at those sentences and the JSON output can be checked mechanically. A passage
+is cited once, under one number, however many of its sentences the answer quotes: the sources list shows
+each passage once with all of them marked.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Generator, Iterator, Protocol
+from typing import Any, Callable, Generator, Iterator, Protocol, Sequence
 
 from ..retrieval import Hit, Retrieval
 
@@ -23,17 +25,32 @@ class Citation:
     url: str | None
     passage: str                  # the chunk text, as in the article
     passage_start: int            # offset of the passage in the article text
-    span: tuple[int, int]         # offsets of the supporting sentence in the article text
+    span: tuple[int, int]         # offsets of the (first) supporting sentence in the article text
     sentence: str                 # == article_text[span[0]:span[1]]
     score: float
     also_in: tuple[str, ...] = () # other sources that carried the same story (collapsed duplicates)
     verified: bool = True         # the cited sentence is supported by this passage
     reattributed: bool = False    # an LLM cited another passage; the check moved the citation here
     origin: str | None = None     # where the article was read from: "archive/feed.jsonl#17 (id …)"
+    spans: tuple[tuple[int, int], ...] = ()   # every sentence quoted from this passage, reading order
+                                              # (spans[0] == span; filled in from span when not given)
+
+    def __post_init__(self) -> None:
+        if not self.spans:
+            object.__setattr__(self, "spans", (tuple(self.span),))
 
     @property
     def sentence_in_passage(self) -> tuple[int, int]:
         return self.span[0] - self.passage_start, self.span[1] - self.passage_start
+
+    @property
+    def spans_in_passage(self) -> tuple[tuple[int, int], ...]:
+        """Every quoted sentence's offsets in :attr:`passage` (what the sources list highlights)."""
+        return tuple((a - self.passage_start, b - self.passage_start) for a, b in self.spans)
+
+    @property
+    def sentences(self) -> tuple[str, ...]:
+        return tuple(self.passage[a:b] for a, b in self.spans_in_passage)
 
 
 @dataclass(frozen=True)
@@ -41,6 +58,7 @@ class AnswerSentence:
     text: str
     citations: tuple[int, ...]
     flagged: bool = False         # no passage supports it (LLM answers only)
+    answer_span: tuple[int, int] | None = None   # the short answer inside ``text`` (offsets into it)
 
 
 @dataclass(frozen=True)
@@ -70,14 +88,20 @@ class Answer:
         def cit(c: Citation) -> dict[str, Any]:
             d = asdict(c)
             d["span"] = list(c.span)
+            d["spans"] = [list(x) for x in c.spans]
+            d["sentences"] = list(c.sentences)
             d["passage_text"] = d.pop("passage")
             return d
+
+        def sent(s: AnswerSentence) -> dict[str, Any]:
+            span = list(s.answer_span) if s.answer_span else None
+            return {"text": s.text, "citations": list(s.citations), "flagged": s.flagged, "answer_span": span,
+                    "answer_text": s.text[span[0]:span[1]] if span else None}
 
         return {
             "question": self.question, "answer": self.text, "refused": self.refused,
             "language": self.language, "answerer": self.answerer,
-            "sentences": [{"text": s.text, "citations": list(s.citations), "flagged": s.flagged}
-                          for s in self.sentences],
+            "sentences": [sent(s) for s in self.sentences],
             "citations": [cit(c) for c in self.citations],
             "related": [cit(c) for c in self.related],
             "notes": list(self.notes), "evidence": round(self.evidence, 4),
@@ -123,10 +147,14 @@ def create(name: str, **kwargs: Any) -> Answerer:
     return _REGISTRY[name](**kwargs)
 
 
-def citation_for(number: int, hit: Hit, span: tuple[int, int], score: float) -> Citation:
-    """A citation of ``hit`` whose supporting sentence is at article offsets ``span``."""
+def citation_for(number: int, hit: Hit, span: tuple[int, int] | Sequence[tuple[int, int]],
+                 score: float) -> Citation:
+    """A citation of ``hit`` whose supporting sentence is at article offsets ``span`` — or, given a list
+    of spans, whose supporting sentences are all of those (one number for the passage)."""
     c = hit.chunk
-    sentence = c.text[span[0] - c.start: span[1] - c.start]
-    return Citation(number, c.article_id, c.id, c.title, c.date, c.source, c.url, c.text, c.start, span,
+    spans = [tuple(span)] if isinstance(span[0], int) else sorted(tuple(x) for x in span)  # type: ignore[arg-type]
+    first = spans[0]
+    sentence = c.text[first[0] - c.start: first[1] - c.start]
+    return Citation(number, c.article_id, c.id, c.title, c.date, c.source, c.url, c.text, c.start, first,  # type: ignore[arg-type]
                     sentence, round(float(score), 4), tuple(s for s in hit.sources if s != c.source),
-                    origin=c.origin)
+                    spans=tuple(spans), origin=c.origin)  # type: ignore[arg-type]

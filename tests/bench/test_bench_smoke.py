@@ -109,3 +109,14 @@ def test_report_renders(out):
     for name in ("Build throughput", "Query latency", "The question embedding", "Quality at scale",
                  "Retrieval variants tried", "Side by side", "Scale path"):
         assert any(name in h for h in headings), (name, headings)
+
+
+def test_native_retrieval(out):
+    from bench import native_retrieval
+
+    r = _run(native_retrieval, out)
+    cv = r["cross_validation"]
+    assert set(cv["runs"]) == {"xquad.ar.json", "xquad.en.json", "arcd-train.json", "mlqa-ar.json",
+                               "mlqa-ar-q-en.json"}
+    assert set(cv["chosen_on_all"]) == {"keyword_lambda", "title", "translated", "variants"}
+    assert all(0 <= run["cross_validated"]["R@5"] <= 1 for run in cv["runs"].values())

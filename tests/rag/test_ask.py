@@ -36,16 +36,23 @@ def article_text(index: Path, article_id: str) -> str:
 
 
 def check_citations(index: Path, out: dict) -> None:
-    """Every [n] exists; each cited sentence is verbatim in its passage and its span slices it back."""
+    """Every [n] exists; each passage is cited under one number only; each cited sentence is verbatim in its
+    passage and its span slices it back; ``span``/``sentence`` are the first of ``spans``/``sentences``."""
     numbers = {c["number"] for c in out["citations"]}
+    passages = [c["chunk_id"] for c in out["citations"]]
+    assert len(passages) == len(set(passages)), "one passage cited under two numbers"
     for s in out["sentences"]:
         assert s["citations"] and set(s["citations"]) <= numbers
     for c in out["citations"]:
-        start, end = c["span"]
-        assert article_text(index, c["article_id"])[start:end] == c["sentence"]
-        assert c["sentence"] in c["passage_text"]
+        assert c["spans"][0] == c["span"] and c["sentences"][0] == c["sentence"]
+        text = article_text(index, c["article_id"])
+        for (start, end), sentence in zip(c["spans"], c["sentences"], strict=True):
+            assert text[start:end] == sentence and sentence in c["passage_text"]
     for s in out["sentences"]:
-        assert any(s["text"] == c["sentence"] for c in out["citations"] if c["number"] in s["citations"])
+        assert any(s["text"] in c["sentences"] for c in out["citations"] if c["number"] in s["citations"])
+        if s["answer_span"] is not None:
+            a, b = s["answer_span"]
+            assert 0 <= a < b <= len(s["text"]) and s["text"][a:b] == s["answer_text"]
 
 
 def test_the_ambassador_question_is_answered_and_cited(seed_index):

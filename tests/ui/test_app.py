@@ -116,7 +116,8 @@ def test_refusal_renders_as_a_refusal() -> None:
     at = start()
     answer = ask(at, "ما هي عاصمة البرازيل؟")
     assert "rag-refusal" in answer
-    assert message("refusal", "ar") in answer
+    assert "لا يتضمن الأرشيف إجابة عن هذا السؤال" in answer
+    assert "«البرازيل»" in answer                  # what was asked and is in no passage, quoted
     assert message("related", "ar") in [c.value for c in at.caption]
     assert '<mark class="rag-hl">' not in "".join(m.value for m in at.markdown)   # nothing was cited
 
@@ -136,6 +137,7 @@ def test_pasted_article_is_answerable_in_the_next_turn(private_index: Path) -> N
 
     answer = ask(at, "متى افتتحت حديقة الزيتون الجديدة؟")
     assert "rag-refusal" not in answer and "يوم الاثنين" in answer and 'class="rag-cite"' in answer
+    assert '<mark class="rag-answer-span">يوم الاثنين</mark>' in answer   # the short answer, marked
     page = "".join(m.value for m in at.markdown)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page                 # shown, as text
     assert "&lt;img src=x onerror=alert(1)&gt;" in page

@@ -169,3 +169,29 @@ def test_origin_is_escaped_and_isolated_left_to_right() -> None:
     assert "<script>" not in out and "<img" not in out and "&lt;script&gt;" in out
     assert out.startswith('<div class="rag-origin" dir="ltr"') and "<bdi>أرشيف/" in out
     assert origin_html([None]) == ""
+
+
+# ------------------------------------------------------------------ one citation per passage, answer spans
+def test_a_passage_cited_for_two_sentences_highlights_both() -> None:
+    first, second = "اكدت السفيرة الأمريكية", "ليندا توماس غرينفيلد أن روسيا تتفاوض."
+    a, b = AR.index(first), AR.index(second)
+    c = Citation(1, "art1", 7, "عنوان", None, None, None, AR, 100, (100 + a, 100 + a + len(first)), first, 0.9,
+                 spans=((100 + a, 100 + a + len(first)), (100 + b, 100 + b + len(second))))
+    assert c.sentences == (first, second)
+    markup = render.citation_html(c)
+    assert markup.count('<mark class="rag-hl">') == 2
+    assert f'<mark class="rag-hl">{first}</mark>' in markup and f'<mark class="rag-hl">{second}</mark>' in markup
+    md = render.conversation_markdown([render.Turn("q", answer([(first, (1,)), (second, (1,))], [c]))])
+    assert md.count("- [1] ") == 1 and f"> {first}" in md and f"> {second}" in md
+
+
+def test_the_short_answer_is_marked_inside_its_sentence_and_escaped() -> None:
+    text = f"قال {SCRIPT} إن الكلفة 45 مليون دينار."
+    a = text.index("45")
+    ans = Answer("q", (AnswerSentence(text, (1,), answer_span=(a, a + len("45 مليون دينار"))),), (), False, "ar",
+                 "extractive")
+    markup = render.answer_html(ans)
+    assert '<mark class="rag-answer-span">45 مليون دينار</mark>' in markup
+    no_live_markup(markup)
+    bad = Answer("q", (AnswerSentence("abc", (1,), answer_span=(5, 9)),), (), False, "en", "extractive")
+    assert "rag-answer-span" not in render.answer_html(bad)          # out-of-range spans are dropped
