@@ -112,8 +112,21 @@ def test_the_sources_list_shows_a_passage_once_with_all_its_sentences_marked(see
     text = CliRunner().invoke(main, ["--index", str(seed_index), "ask", KURSK_EN]).stdout
     sources = text.split("Sources:")[1]
     assert sources.count(f"[{multi[0]['number']}] ") == 1
+    assert "**" not in text and "\x1b[" not in text          # plain output: no markup at all
+    # on a terminal every quoted sentence of that passage is marked (bold + underline)
+    import click
+
+    from rag.cli import _render
+    from rag.config import Settings
+    from rag.pipeline import Pipeline
+
+    pipe = Pipeline(Settings(index_dir=seed_index))
+    try:
+        shown = _render(pipe.ask(KURSK_EN), color=True).split("Sources:")[1]
+    finally:
+        pipe.close()
     for sentence in multi[0]["sentences"]:
-        assert f"**{sentence}**" in sources
+        assert click.style(sentence, bold=True, underline=True) in shown
 
 
 def test_a_one_word_line_is_never_quoted(tmp_path: Path, embedder):
