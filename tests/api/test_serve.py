@@ -30,13 +30,15 @@ BODY_LIMIT_KB = 64
 
 
 class Server:
-    def __init__(self, index: Path, key: str | None, log: Path) -> None:
+    def __init__(self, index: Path, key: str | None, log: Path, env: dict[str, str] | None = None) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.index, self.key, self.log = index, key, log
+        extra_env = env or {}
         env = {**os.environ, "PYTHONPATH": str(ROOT), "RAG_SERVE_MAX_BODY_KB": str(BODY_LIMIT_KB)}
         env.pop("RAG_API_KEY", None)
+        env.update(extra_env)
         if key:
             env["RAG_API_KEY"] = key
         self._log = open(log, "wb")
@@ -255,6 +257,37 @@ def test_without_a_key_it_answers_on_loopback_and_refuses_other_addresses(index,
     result = CliRunner().invoke(main, ["--index", str(index), "serve", "--host", "0.0.0.0"],
                                 env={"RAG_API_KEY": None})
     assert result.exit_code == 2 and "without an API key" in result.stderr and "RAG_API_KEY" in result.stderr
+
+
+def test_the_llm_answerer_streams_tokens_and_answers_as_rag_ask_does(index, tmp_path):
+    from tests.rag.fake_openai import FakeOpenAI
+
+    with FakeOpenAI() as llm:
+        env = {"RAG_LLM_BASE_URL": llm.url, "RAG_LLM_MODEL": "fake-qwen", "RAG_LLM_TIMEOUT": "20"}
+        result = CliRunner().invoke(main, ["--index", str(index), "ask", AMBASSADOR_AR, "--answerer", "llm",
+                                           "--json"], env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.stderr
+        cli = json.loads(result.stdout)
+        assert cli["answerer"] == "llm" and "[1]" in cli["answer"] and not cli["notes"]
+        srv = Server(index, None, tmp_path / "server.log", env=env)
+        try:
+            client = srv.client()
+            assert [m.id for m in client.models.list()] == ["rag-extractive", "rag-llm"]
+            messages = [{"role": "user", "content": AMBASSADOR_AR}]
+            done = client.chat.completions.create(model="rag-llm", messages=messages)
+            assert done.choices[0].message.content == cli["answer"]
+            same_answer(done.model_extra["rag"], cli)
+            pieces, last = [], {}
+            for chunk in client.chat.completions.create(model="rag-llm", messages=messages, stream=True):
+                if chunk.choices and chunk.choices[0].delta.content:
+                    pieces.append(chunk.choices[0].delta.content)
+                if chunk.choices and chunk.choices[0].finish_reason:
+                    last = chunk.model_extra
+            assert len(pieces) > 1                      # tokens as the LLM sends them, not one block
+            assert "".join(pieces) == cli["answer"]
+            same_answer(last["rag"], cli)
+        finally:
+            srv.stop()
 
 
 def test_importing_the_cli_does_not_load_the_server_stack():
