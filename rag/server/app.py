@@ -8,8 +8,6 @@ is what lets a slow answer or an ingest not block the others. Writes take the in
 """
 from __future__ import annotations
 
-from dataclasses import replace
-from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import Body, FastAPI, Header, Request

@@ -239,6 +239,8 @@ def test_every_route_but_health_needs_the_key(server):
                 assert_error(resp, 401, "invalid_api_key")
                 assert KEY not in resp.text
         assert good.get("/v1/models").status_code == 200
+        cors = good.get("/v1/models", headers={"origin": "http://newsroom.example"})
+        assert "access-control-allow-origin" not in cors.headers   # CORS is off unless configured
         assert good.get("/docs").status_code == 200
     with pytest.raises(openai.AuthenticationError):
         server.client(key="wrong-key").models.list()
@@ -246,10 +248,16 @@ def test_every_route_but_health_needs_the_key(server):
 
 
 def test_without_a_key_it_answers_on_loopback_and_refuses_other_addresses(index, tmp_path):
-    srv = Server(index, None, tmp_path / "server.log")
+    allowed = "http://newsroom.example"
+    srv = Server(index, None, tmp_path / "server.log", env={"RAG_SERVE_CORS_ORIGINS": allowed})
     try:
         with srv.http(key=None) as http:
             assert http.get("/v1/models").status_code == 200
+            preflight = {"access-control-request-method": "POST"}
+            ok = http.options("/v1/chat/completions", headers={"origin": allowed, **preflight})
+            assert ok.headers.get("access-control-allow-origin") == allowed
+            other = http.options("/v1/chat/completions", headers={"origin": "http://evil.example", **preflight})
+            assert "access-control-allow-origin" not in other.headers
         out = srv.log.read_text()
         assert f"{srv.url}/v1" in out and f"{srv.url}/docs" in out
     finally:
