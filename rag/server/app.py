@@ -163,8 +163,8 @@ def _routes(app: FastAPI, settings: Settings, pipe: Pipeline) -> None:
         cid, streamed = chat.new_id(), pipe.answerer(chat.MODELS[req.model]).name != "extractive"
         try:
             if not streamed:
-                # the extractive answerer has chosen every sentence before it yields the first: sending the
-                # final text in one piece keeps the streamed content identical to the non-streamed one
+                # the extractive answerer has chosen every sentence before it yields the first: streaming the
+                # final answer's sentences keeps the streamed content identical to the non-streamed one
                 answer = drain(gen)
                 first: list[str] = []
             else:
@@ -183,7 +183,7 @@ def _routes(app: FastAPI, settings: Settings, pipe: Pipeline) -> None:
 
         def pieces() -> Any:
             if not streamed:
-                yield answer.text
+                yield from chat.sentence_pieces(answer)
                 holder["answer"] = answer
                 return
             yield from first

@@ -82,6 +82,17 @@ def strip_sources(content: str) -> str:
     return content.split(SOURCES_RULE, 1)[0]
 
 
+def sentence_pieces(answer: Answer) -> list[str]:
+    """A finished answer as content deltas, one per sentence, that join back to exactly ``answer.text``
+    (one piece if its layout ever changes: a client must never see other text streamed than returned)."""
+    sep = "\n" if answer.refused else " "
+    pieces = []
+    for i, s in enumerate(answer.sentences):
+        marks = "".join(f"[{n}]" for n in s.citations)
+        pieces.append((sep if i else "") + f"{s.text} {marks}".rstrip())
+    return pieces if "".join(pieces) == answer.text else [answer.text]
+
+
 def new_id() -> str:
     return "chatcmpl-" + uuid.uuid4().hex[:24]
 

@@ -135,6 +135,10 @@ def test_openai_client_gets_the_answer_rag_ask_gives_streamed_and_not(server, in
     assert done.model_extra["citations"] == cli["citations"]
     same_answer(done.model_extra["rag"], cli)
     text, last = stream_text(client, [{"role": "user", "content": question}])
+    pieces = [c.choices[0].delta.content for c in client.chat.completions.create(
+        model="rag-extractive", messages=[{"role": "user", "content": question}], stream=True)
+        if c.choices and c.choices[0].delta.content]
+    assert len(pieces) == len(cli["sentences"])   # one delta per answer sentence
     assert text == cli["answer"]
     assert last["citations"] == cli["citations"]
     same_answer(last["rag"], cli)
@@ -210,6 +214,9 @@ def test_search_ranks_passages_with_scores_and_filters(server, index):
         assert "ليندا توماس غرينفيلد" in out["data"][0]["passage_text"]
         later = http.post("/v1/search", json={"question": AMBASSADOR_AR, "since": "2030-01-01"}).json()
         assert later["data"] == []
+        none = http.post("/v1/chat/completions", json={"model": "rag-extractive", "rag": {"since": "2030-01-01"},
+                                                       "messages": [{"role": "user", "content": AMBASSADOR_AR}]})
+        assert none.json()["rag"]["meta"]["no_match"] and "--since 2030-01-01" in none.json()["rag"]["answer"]
         err = assert_error(http.post("/v1/search", json={"question": AMBASSADOR_AR, "sources": ["لا يوجد مصدر"]}),
                            400, "unknown_source")
         assert err["param"] == "sources" and "لا يوجد مصدر" in err["message"]
@@ -330,6 +337,11 @@ def test_bad_requests_get_an_openai_error_object_never_a_500(server):
         assert err["param"] == "model"
         assert_error(http.post("/v1/chat/completions", json={"model": "rag-extractive", "messages": user,
                                                               "rag": {"k": 0}}), 400, "invalid_value")
+        assert_error(http.post("/v1/chat/completions", json={"model": "rag-extractive", "messages": user,
+                                                              "rag": {"sources": ["لا يوجد مصدر"]}}),
+                     400, "unknown_source")
+        assert_error(http.post("/v1/chat/completions", json={"model": "rag-extractive", "messages": user,
+                                                              "rag": {"colour": "red"}}), 400, "invalid_value")
         assert_error(http.post("/v1/search", json={"question": AMBASSADOR_AR, "k": 0}), 400, "invalid_value")
         assert_error(http.post("/v1/search", json={"question": AMBASSADOR_AR, "since": "yesterday-ish"}),
                      400, "invalid_date")
