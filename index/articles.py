@@ -222,6 +222,13 @@ def _record(rec: Any, path: str, position: int, line: int | None, label: str = "
                    path, position, metadata)
 
 
+def article_from_record(rec: Any, path: str, position: int, label: str = "") -> Article | ReadError:
+    """One JSON object mapped exactly as the JSON/JSONL readers map a record (``id``, ``title``, ``text`` /
+    ``body`` / ``content``, ``date``, ``source``, ``url``; every other field is metadata), for articles that
+    arrive without a file (the HTTP API's ``POST /v1/articles``)."""
+    return _record(rec, path, position, None, label)
+
+
 def _read_json(text: str, path: str) -> Iterator[Article | ReadError]:
     """One object, a list of objects, or {"articles": [...]}; syntax errors carry their line."""
     try:

@@ -1,4 +1,4 @@
-"""The ``rag`` command: ``index build|update|status``, ``ask``, ``chat``, ``eval``, ``ui``.
+"""The ``rag`` command: ``index build|update|status``, ``ask``, ``chat``, ``eval``, ``ui``, ``serve``.
 
 Fast path: importing this module imports click and the config only; each command imports what it needs,
 so ``rag ask`` with the default embedder never imports torch or sentence-transformers.
@@ -330,30 +330,22 @@ def index_update(ctx: click.Context, paths: tuple[Path, ...], embedder: str | No
 @click.pass_context
 def index_status(ctx: click.Context, as_json: bool) -> None:
     """Articles, chunks, sources, date range, embedder, last update, size on disk."""
-    from index.store import IndexInvalid, IndexMissing, Store, first_build
+    from index.store import IndexInvalid, IndexMissing, first_build
 
     s = _settings(ctx)
     building = first_build(s.index_dir)
     if building is not None and building.holder and not (s.index_dir / "catalog.sqlite").is_file():
         if as_json:
-            _dump({"index": str(s.index_dir), "first_build": {"running": True, "holder": building.holder,
-                                                               "articles": 0, "total": None}})
+            _dump(index_status_json(s.index_dir))
         else:
             click.echo(f"index        {s.index_dir}\nstate        {building.describe()}")
         return
     try:
-        store = Store(s.index_dir)
-        with store.snapshot() as snap:
-            status = snap.status(s.index_dir)
-        store.close()
+        status = index_status_json(s.index_dir)
     except IndexMissing:
         raise Fail(f"no index at {s.index_dir}: build one with `rag index build seeds/`") from None
     except IndexInvalid as exc:
         raise Fail(str(exc)) from exc
-    if building is not None:
-        status["first_build"] = {"running": bool(building.holder), "holder": building.holder,
-                                 "articles": building.articles, "total": building.total,
-                                 "paths": list(building.paths)}
     if as_json:
         _dump(status)
         return
@@ -370,6 +362,27 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
                f"embedder     {status['embedder']} ({status['embedder_identity']}, {status['dim']} dims)\n"
                f"last update  {status['last_update']}\n"
                f"size         {status['size_bytes'] / 2 ** 20:.2f} MiB")
+
+
+def index_status_json(index_dir: Path) -> dict[str, Any]:
+    """What `rag index status --json` prints (and `GET /v1/status` returns); raises IndexMissing / IndexInvalid."""
+    from index.store import Store, first_build
+
+    building = first_build(index_dir)
+    if building is not None and building.holder and not (index_dir / "catalog.sqlite").is_file():
+        return {"index": str(index_dir), "first_build": {"running": True, "holder": building.holder,
+                                                          "articles": 0, "total": None}}
+    store = Store(index_dir)
+    try:
+        with store.snapshot() as snap:
+            status = snap.status(index_dir)
+    finally:
+        store.close()
+    if building is not None:
+        status["first_build"] = {"running": bool(building.holder), "holder": building.holder,
+                                 "articles": building.articles, "total": building.total,
+                                 "paths": list(building.paths)}
+    return status
 
 
 def _top_sources(status: dict[str, Any]) -> str:
@@ -920,6 +933,59 @@ def ui(ctx: click.Context, host: str | None, port: int | None, no_build: bool) -
     except (ValueError, OSError) as exc:
         raise Fail(str(exc)) from exc
     ctx.exit(code)
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+@main.command("serve")
+@_index_opt
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1: this machine only; any other "
+                                           "needs RAG_API_KEY set).")
+@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """The archive as an HTTP API: OpenAI-compatible /v1/chat/completions with citations, /v1/search,
+    /v1/articles, /v1/status; docs at /docs. With RAG_API_KEY set every route but /health needs
+    `Authorization: Bearer $RAG_API_KEY`; without it only loopback addresses may be bound."""
+    import os
+
+    _serving()
+    s = _settings(ctx).with_overrides(serve_host=host, serve_port=port)
+    key = os.environ.get("RAG_API_KEY", "")
+    if not key and not _loopback(s.serve_host):
+        raise UsageFail(f"refusing to listen on {s.serve_host} without an API key: anyone who can reach it could "
+                        "read and change the archive. Set RAG_API_KEY (clients then send `Authorization: Bearer "
+                        "<key>`), or bind 127.0.0.1")
+    try:
+        import uvicorn
+
+        from .server import create_app
+    except ImportError as exc:
+        raise Fail(f"`rag serve` needs the serve extra: pip install 'rag-news[serve]' ({exc})") from exc
+    _check_first_build(s.index_dir)
+    from .pipeline import PipelineError
+
+    try:
+        app = create_app(s, api_key=key or None)
+    except (PipelineError, ValueError) as exc:
+        raise Fail(str(exc)) from exc
+    shown = f"[{s.serve_host}]" if ":" in s.serve_host else s.serve_host
+    url = f"http://{shown}:{s.serve_port}"
+    click.echo(f"serving {s.index_dir} at {url}/v1 (OpenAI-compatible)\n  docs:  {url}/docs\n  auth:  "
+               + ("bearer key from RAG_API_KEY on every route but /health" if key else "none (loopback only)"))
+    try:
+        uvicorn.run(app, host=s.serve_host, port=s.serve_port, log_level="warning", server_header=False)
+    finally:
+        app.state.pipeline.close()
 
 
 class _ProgressBar:

@@ -42,6 +42,17 @@ class Settings:
     ui_host: str = "127.0.0.1"
     ui_port: int = 8501
     upload_max_mb: int = 20
+    # HTTP API (`rag serve`); its key is the environment variable RAG_API_KEY, never a setting
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8000
+    serve_cors_origins: str = ""     # comma-separated origins allowed by CORS; empty: CORS off
+    serve_max_body_kb: int = 10240   # larger request bodies get 413 before they are read
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where uploaded and API-posted articles are kept: beside the index, so a copied index folder keeps
+        its sources (the UI and the HTTP API both write there)."""
+        return Path(self.index_dir).resolve() / "uploads"
 
     def with_overrides(self, **values: Any) -> "Settings":
         """CLI flags: None means 'not given' and keeps the current value."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Sequence
 
 from index.arabic import keyword_terms, language, normalize, split_sentences
 
@@ -53,6 +53,17 @@ class Conversation:
     chain: list[int] = field(default_factory=list)       # how many turns each query reaches back
     answers: list[str] = field(default_factory=list)     # each turn's answer text (an LLM rewrite reads it)
     results: list[Any] = field(default_factory=list)     # each turn's Answer (a when/where follow-up reads it)
+
+    @classmethod
+    def replay(cls, turns: Sequence[tuple[str, str]]) -> "Conversation":
+        """The conversation an HTTP client's earlier (question, answer) turns make: a stateless client sends
+        the whole chat with each request, so it is rebuilt turn by turn with the rule ``rag chat`` applies
+        (each question resolved against the ones before it)."""
+        conversation = cls()
+        for question, answer in turns:
+            if question.strip():
+                conversation.add(question, conversation.resolve(question), answer)
+        return conversation
 
     def resolve(self, question: str) -> str:
         question = question.strip()

@@ -20,6 +20,7 @@ from typing import Sequence
 from index.articles import GZIP_SUFFIX, SUPPORTED_SUFFIXES, Article, file_type
 from index.embedders import Embedder
 from index.update import Progress, UpdateReport, update_index
+from rag.config import Settings
 
 #: Longest file-name stem kept (characters): Arabic letters are 2 bytes in UTF-8 and names stop at 255.
 MAX_STEM = 80
@@ -31,8 +32,8 @@ class UploadRejected(ValueError):
 
 
 def uploads_dir(index_dir: Path) -> Path:
-    """Where uploads are kept: beside the index, so a copied index folder keeps its sources."""
-    return Path(index_dir).resolve() / "uploads"
+    """Where uploads are kept: beside the index (Settings.uploads_dir), so a copied index folder keeps them."""
+    return Settings(index_dir=Path(index_dir)).uploads_dir
 
 
 def safe_filename(name: str) -> str:

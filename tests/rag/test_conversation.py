@@ -28,3 +28,16 @@ def test_resolution_combines_with_the_previous_query_and_stops_after_a_bounded_c
     assert c.resolve("ما هي عاصمة البرازيل؟") == "ما هي عاصمة البرازيل؟"
     c.reset()
     assert c.resolve("ومتى حدث ذلك؟") == "ومتى حدث ذلك؟"
+
+
+def test_replay_rebuilds_the_conversation_rag_chat_builds_turn_by_turn():
+    from rag.conversation import Conversation
+
+    turns = [("من هي السفيرة الأمريكية لدى الأمم المتحدة؟", "ليندا توماس غرينفيلد [1]"),
+             ("ومتى حدث ذلك؟", "في 31 أغسطس [1]"), ("وماذا عن روسيا؟", ""), ("   ", "ignored")]
+    live = Conversation()
+    for question, answer in turns[:3]:
+        live.add(question, live.resolve(question), answer)
+    replayed = Conversation.replay(turns)
+    assert replayed == live
+    assert replayed.queries[1] == f"{turns[0][0]} {turns[1][0]}" and replayed.chain == live.chain
