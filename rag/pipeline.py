@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from index.embedders import Embedder, create as create_embedder
 from index.arabic import language
@@ -19,7 +19,7 @@ from index.store import EmbedderMismatch, IndexInvalid, IndexMissing, Store
 from .answer import Answer, Answerer, create as create_answerer
 from .answer.base import AnswerSentence, drain
 from .config import Settings
-from .conversation import Conversation, answer_follow_up
+from .conversation import Conversation, answer_follow_up, follow_up_kind
 from .messages import message
 from .retrieval import HybridRetriever, Query, Retrieval
 
@@ -158,6 +158,23 @@ class Pipeline:
     def ask(self, question: str, conversation: Conversation | None = None, k: int | None = None,
             filters: Filters = Filters(), answerer: str | None = None) -> Answer:
         return drain(self.stream(question, conversation, k, filters, answerer))
+
+    def replay(self, turns: Sequence[tuple[str, str]], question: str, k: int | None = None,
+               filters: Filters = Filters()) -> Conversation:
+        """The conversation a stateless client (the HTTP API) sends with each request: earlier (question,
+        answer text) turns rebuilt with `rag chat`'s rule. A when/where follow-up ("ومتى حدث ذلك؟") is told
+        from the previous answer's citations, which the client's text does not carry: that one earlier turn
+        is asked again (extractive: fast, and the same passages for the same index generation)."""
+        conversation = Conversation.replay(turns)
+        if follow_up_kind(question) is None or not conversation.queries or not turns[-1][0].strip():
+            return conversation
+        before = Conversation.replay(turns[:-1])
+        try:
+            conversation.results[-1] = self.ask(turns[-1][0], before if before.queries else None, k, filters,
+                                                "extractive")
+        except ValueError:
+            pass  # the new question's own call reports a bad filter or question
+        return conversation
 
     def close(self) -> None:
         self.store.close()

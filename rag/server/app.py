@@ -18,7 +18,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..answer.base import drain
 from ..config import Settings
-from ..conversation import Conversation
 from ..pipeline import Filters, Pipeline
 from . import chat
 from .errors import APIError, error_body
@@ -158,7 +157,7 @@ def _routes(app: FastAPI, settings: Settings, pipe: Pipeline) -> None:
         question, turns = chat.split_messages(req.messages)
         opts = req.rag or RagOptions()
         markdown = opts.sources_markdown or (x_rag_sources_markdown or "").strip().lower() in {"1", "true", "yes"}
-        conversation = Conversation.replay(turns) if turns else None
+        conversation = pipe.replay(turns, question, opts.k, _filters(opts)) if turns else None
         gen = pipe.stream(question, conversation, k=opts.k, filters=_filters(opts), answerer=chat.MODELS[req.model])
         cid, streamed = chat.new_id(), pipe.answerer(chat.MODELS[req.model]).name != "extractive"
         try:
