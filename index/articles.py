@@ -1,4 +1,4 @@
-"""Read news files (seed .txt, .md, .html, .json, .jsonl, .csv, each also gzip-compressed) into :class:`Article`s.
+"""Read news files (seed .txt, .md, .html, .json, .jsonl, .csv, RSS/Atom feeds, each also gzip-compressed) into :class:`Article`s.
 
 Archives are messy: legacy Arabic encodings, half-broken JSON lines, saved web pages. The
 readers never raise for bad content; they yield :class:`ReadError` next to the good articles,
@@ -29,7 +29,7 @@ from .dates import parse_date
 __all__ = ["Article", "ReadError", "DecodeError", "SUPPORTED_SUFFIXES", "MAX_FILE_BYTES", "IGNORE_FILE",
            "WalkStats", "count_articles", "read_file", "read_paths", "iter_files", "decode_bytes", "file_type", "is_supported"]
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".csv")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".csv", ".rss", ".atom", ".xml")
 #: Any supported file may also be gzip-compressed (``articles.jsonl.gz``): archives are shipped that way.
 GZIP_SUFFIX = ".gz"
 #: Applies to the decompressed size too: a small gzip that inflates to gigabytes (a "bomb") is refused.
@@ -361,7 +361,10 @@ def _collapse(s: str) -> str:
 
 
 def _read_html(text: str, path: str) -> Iterator[Article | ReadError]:
-    """Visible text of <article> (else <body>); title, date, source, url from the markup."""
+    """Visible text of <article> (else <body>); title, date, source, url from the markup.
+
+    The fallback of :func:`index.pages.read_page` (pages trafilatura finds no main text in), and the
+    "before" of bench/extraction.py: on real pages it keeps menus, related links and footers."""
     with warnings.catch_warnings():  # a tiny page may "look like a filename"; it is still a page
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         soup = BeautifulSoup(text, "html.parser")
@@ -410,6 +413,20 @@ def _read_html(text: str, path: str) -> Iterator[Article | ReadError]:
         metadata["lang"] = str(lang)
     yield Article(f"{path}#0", title, "\n".join(lines), date, meta.get("og:site_name") or None,
                   url, path, 0, metadata)
+
+
+def _read_page(text: str, path: str) -> Iterator[Article | ReadError]:
+    """Saved web pages: main text through trafilatura (index/pages.py, imported only when a page is read)."""
+    from .pages import read_page
+
+    yield from read_page(text, path)
+
+
+def _read_feed(text: str, path: str) -> Iterator[Article | ReadError]:
+    """RSS/Atom files (index/feeds.py, feedparser imported only when a feed is read)."""
+    from .feeds import read_feed
+
+    yield from read_feed(text, path)
 
 
 # ---------------------------------------------------------------- files and folders
@@ -499,8 +516,8 @@ def read_file(path: str | Path) -> Iterator[Article | ReadError]:
         yield text
         return
     suffix = file_type(p)
-    readers = {".html": _read_html, ".htm": _read_html, ".json": _read_json,
-               ".jsonl": _read_jsonl, ".csv": _read_csv}
+    readers = {".html": _read_page, ".htm": _read_page, ".json": _read_json,
+               ".jsonl": _read_jsonl, ".csv": _read_csv, ".rss": _read_feed, ".atom": _read_feed, ".xml": _read_feed}
     reader = readers.get(suffix) or (lambda t, w: _read_text(t, w, markdown=suffix == ".md"))
     try:
         yield from reader(text, where)
