@@ -583,6 +583,22 @@ class _Ignore:
         return verdict
 
 
+def _other_xml(path: Path) -> bool:
+    """An ``.xml`` file met in a folder that is not an RSS/Atom feed (a sitemap, a config): passed over like
+    an unsupported type instead of reported as a bad feed. Named explicitly, it is read and reported."""
+    if file_type(path) != ".xml":
+        return False
+    from .feeds import looks_like_feed
+
+    try:
+        opener = gzip.open if path.name.lower().endswith(GZIP_SUFFIX) else open
+        with opener(path, "rb") as f:
+            head = f.read(8192)
+    except (OSError, EOFError, zlib.error):
+        return False  # unreadable: read_file reports it
+    return not looks_like_feed(head.decode("utf-8", "replace"))
+
+
 def count_articles(path: str | Path) -> int:
     """How many articles ``read_file`` yields for ``path`` (parsed, nothing kept): progress totals."""
     return sum(1 for item in read_file(path) if isinstance(item, Article))
@@ -613,10 +629,10 @@ def _walk(root: Path, exclude: Iterable[str] = (), stats: WalkStats | None = Non
             f = here / n
             if ignore.ignored(f, is_dir=False):
                 stats.excluded += 1
-            elif is_supported(f):
+            elif is_supported(f) and not _other_xml(f):
                 found.append(f)
             else:
-                stats.skipped_types[_type_label(f)] += 1
+                stats.skipped_types[_type_label(f) + (" (not a feed)" if is_supported(f) else "")] += 1
     for e in errors:
         yield ReadError(_resolved(e.filename or root), f"could not list the folder: {e.strerror or e}")
     yield from problems

@@ -117,8 +117,9 @@ def read_feed(text: str, path: str) -> Iterator[Any]:
         if not body:
             yield ReadError(path, f"entry {position + 1} ({origin}) has no title or text; skipped")
             continue
-        date = _iso(entry.get("published_parsed")) or _iso(entry.get("updated_parsed"))
-        raw = (entry.get("published") or entry.get("updated") or "").strip()
+        # dict.get: feedparser's own lookup maps a missing "updated" to "published" with a DeprecationWarning
+        date = _iso(dict.get(entry, "published_parsed")) or _iso(dict.get(entry, "updated_parsed"))
+        raw = (dict.get(entry, "published") or dict.get(entry, "updated") or "").strip()
         metadata: dict[str, Any] = {"feed_entry": True}
         if not date and raw:
             date = parse_date(raw)  # Arabic month names feedparser does not know
