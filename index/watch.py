@@ -171,17 +171,21 @@ class Watcher:
         self.mode = "polling"
         return observer
 
-    def run(self) -> None:
-        """Update now (changes made while nobody watched), then on every settled change until stopped."""
+    def run(self, retry_seconds: float = 2.0) -> None:
+        """Update now (changes made while nobody watched), then on every settled change until stopped.
+        An update that could not run (another writer holds the lock) is retried every ``retry_seconds``."""
         try:
             pending = not self.update(self.stop.is_set)
+            tried = time.monotonic()
             while not self.stop.is_set():
                 self.stop.wait(self.tick)
                 if self.stop.is_set():
                     break
-                if (pending and not self.dirty) or self.dirty.ready():
+                retry = pending and time.monotonic() - tried >= retry_seconds
+                if (retry and not self.dirty) or self.dirty.ready():
                     self.dirty.take()
                     pending = not self.update(self.stop.is_set)
+                    tried = time.monotonic()
         finally:
             self.observer.stop()
             self.observer.join(timeout=5)
