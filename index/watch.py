@@ -93,6 +93,7 @@ class _Handler:
     def __init__(self, dirty: Dirty, ignore: Callable[[str], bool]) -> None:
         self.dirty = dirty
         self.ignore = ignore
+        self.closes = True  # the observer reports closes (inotify); a polling one never does
 
     def dispatch(self, event: Any) -> None:
         kind = event.event_type  # created, modified, moved, deleted, closed, closed_no_write, opened
@@ -107,7 +108,8 @@ class _Handler:
             if event.is_directory:
                 self.dirty.touch(p)
             else:
-                self.dirty.touch(p, writing={"closed": False, "created": True, "modified": True}.get(kind, False))
+                self.dirty.touch(p, writing={"closed": False, "created": True, "modified": True}.get(kind, False)
+                                 if self.closes else None)
 
 
 def _hidden_or_index(index_dir: Path) -> Callable[[str], bool]:
@@ -157,6 +159,7 @@ class Watcher:
                     observer.schedule(handler, str(f), recursive=True)
                 observer.start()
                 self.mode = "inotify" if "inotify" in type(observer).__name__.lower() else type(observer).__name__
+                handler.closes = self.mode == "inotify"
                 return observer
             except OSError as e:  # inotify watch/instance limit reached: poll instead
                 self.log(f"file events unavailable ({e.strerror or e}); polling every second instead")
@@ -164,6 +167,7 @@ class Watcher:
                     observer.stop()
                 except Exception:  # noqa: BLE001 - it may never have started
                     pass
+        handler.closes = False  # polling sees sizes and mtimes only: the settle time alone debounces
         observer = PollingObserver(timeout=1)
         for f in self.folders:
             observer.schedule(handler, str(f), recursive=True)
