@@ -29,7 +29,8 @@ from .dates import parse_date
 __all__ = ["Article", "ReadError", "DecodeError", "SUPPORTED_SUFFIXES", "MAX_FILE_BYTES", "IGNORE_FILE",
            "WalkStats", "count_articles", "read_file", "read_paths", "iter_files", "decode_bytes", "file_type", "is_supported"]
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".csv", ".rss", ".atom", ".xml")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".mhtml", ".mht", ".json", ".jsonl", ".csv", ".rss", ".atom",
+                      ".xml")
 #: Any supported file may also be gzip-compressed (``articles.jsonl.gz``): archives are shipped that way.
 GZIP_SUFFIX = ".gz"
 #: Applies to the decompressed size too: a small gzip that inflates to gigabytes (a "bomb") is refused.
@@ -422,6 +423,13 @@ def _read_page(text: str, path: str) -> Iterator[Article | ReadError]:
     yield from read_page(text, path)
 
 
+def _read_mhtml(text: str, path: str) -> Iterator[Article | ReadError]:
+    """Pages a browser saved as one MIME file: the HTML part, read as a page."""
+    from .pages import read_mhtml
+
+    yield from read_mhtml(text, path)
+
+
 def _read_feed(text: str, path: str) -> Iterator[Article | ReadError]:
     """RSS/Atom files (index/feeds.py, feedparser imported only when a feed is read)."""
     from .feeds import read_feed
@@ -516,7 +524,7 @@ def read_file(path: str | Path) -> Iterator[Article | ReadError]:
         yield text
         return
     suffix = file_type(p)
-    readers = {".html": _read_page, ".htm": _read_page, ".json": _read_json,
+    readers = {".html": _read_page, ".htm": _read_page, ".mhtml": _read_mhtml, ".mht": _read_mhtml, ".json": _read_json,
                ".jsonl": _read_jsonl, ".csv": _read_csv, ".rss": _read_feed, ".atom": _read_feed, ".xml": _read_feed}
     reader = readers.get(suffix) or (lambda t, w: _read_text(t, w, markdown=suffix == ".md"))
     try:

@@ -183,3 +183,29 @@ def read_page(text: str, path: str) -> Iterator[Any]:
             break
     yield Article(f"{path}#0", title, "\n".join(lines), date, _collapse(getattr(doc, "sitename", None) or "") or None,
                   page_url(text) or (getattr(doc, "url", None) or None), path, 0, metadata)
+
+
+def read_mhtml(text: str, path: str) -> Iterator[Any]:
+    """A page saved by a browser as one file (``.mhtml``/``.mht``: MIME, the HTML part quoted-printable or
+    base64): its first text/html part, read as a page."""
+    import email
+    import email.policy
+
+    from .articles import DecodeError, ReadError, decode_bytes
+
+    message = email.message_from_string(text, policy=email.policy.compat32)
+    part = next((p for p in message.walk() if p.get_content_type() == "text/html"), None)
+    if part is None:
+        yield ReadError(path, "MHTML file has no text/html part")
+        return
+    data = part.get_payload(decode=True) or b""
+    charset = part.get_content_charset()
+    try:
+        html = data.decode(charset) if charset else decode_bytes(data)
+    except (LookupError, UnicodeDecodeError, DecodeError):
+        try:
+            html = decode_bytes(data)
+        except DecodeError as e:
+            yield ReadError(path, f"the page inside the MHTML file: {e}")
+            return
+    yield from read_page(html, path)

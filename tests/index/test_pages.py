@@ -108,3 +108,37 @@ def test_boilerplate_never_reaches_the_index_and_seed_still_two(tmp_path, embedd
         assert want["first"] in texts
         for word in want["boilerplate"]:
             assert word not in texts and word not in bodies, word
+
+
+def test_page_and_feed_libraries_load_only_when_such_a_file_is_read(tmp_path):
+    """trafilatura (+lxml), feedparser and watchdog stay off the `rag ask` path and off reading other files."""
+    import subprocess
+    import sys
+
+    (tmp_path / "a.txt").write_text("عنوان\nنص", encoding="utf-8")
+    code = ("import sys; from index.articles import read_file; import rag.cli, index.update, index.store\n"
+            f"list(read_file({str(tmp_path / 'a.txt')!r}))\n"
+            "print(sorted(m for m in ('trafilatura', 'feedparser', 'watchdog', 'htmldate') if m in sys.modules))\n"
+            f"list(read_file({str(PAGES / 'en-climate.html')!r}))\n"
+            "print('trafilatura' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2]).stdout.split()
+    assert out == ["[]", "True"]
+
+
+def test_mhtml_page_saved_by_a_browser(tmp_path):
+    """A browser's "save as single file": MIME with the HTML quoted-printable, beside an image part."""
+    import quopri
+
+    html = (PAGES / "ar-economy.html").read_bytes()
+    body = quopri.encodestring(html).decode("ascii")
+    mime = ("From: <Saved by Blink>\r\nSubject: page\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: multipart/related; type="text/html"; boundary="----B"\r\n\r\n'
+            "------B\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n"
+            f"Content-Location: https://alwadi.example/x\r\n\r\n{body}\r\n"
+            "------B\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n------B--\r\n")
+    (tmp_path / "page.mhtml").write_text(mime, encoding="ascii")
+    a = _read_one(tmp_path / "page.mhtml")
+    want = EXPECTED["ar-economy.html"]
+    assert (a.title, a.date, a.url) == (want["title"], want["date"], want["url"])
+    assert a.text.startswith(want["first"]) and "ملفات تعريف الارتباط" not in a.text
