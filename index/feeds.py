@@ -20,6 +20,7 @@ from .dates import parse_date
 __all__ = ["read_feed", "looks_like_feed"]
 
 _PAGE_SUFFIXES = (".html", ".htm")
+_DECLARED = re.compile(r"""^(\s*<\?xml\b[^>]*?)\s+encoding\s*=\s*["'][^"']*["']""")
 _ROOT = re.compile(r"<(?:[\w-]+:)?(rss|feed|RDF)\b", re.I)
 #: feedparser's complaints about declared-vs-real encodings: the text was already decoded, so harmless.
 _HARMLESS = ("CharacterEncodingOverride", "NonXMLContentType")
@@ -85,7 +86,10 @@ def read_feed(text: str, path: str) -> Iterator[Any]:
     if not looks_like_feed(text):
         yield ReadError(path, "not an RSS or Atom feed (the XML's first element is not <rss>, <feed> or <rdf:RDF>)")
         return
-    parsed = feedparser.parse(text, sanitize_html=True, resolve_relative_uris=False)
+    # The text is already decoded (cp1256, UTF-16 … by decode_bytes): a declared encoding would make feedparser
+    # decode it a second time (mojibake), so the declaration goes and feedparser gets UTF-8.
+    text = _DECLARED.sub(r"\1", text, count=1)
+    parsed = feedparser.parse(text.encode("utf-8"), sanitize_html=True, resolve_relative_uris=False)
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if problem is not None and type(problem).__name__ in _HARMLESS:
         problem = None

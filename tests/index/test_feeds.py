@@ -123,3 +123,19 @@ def test_xml_that_is_not_a_feed(news):
     assert all(isinstance(i, Article) for i in items) and stats.skipped_types == {".xml (not a feed)": 1}
     (e,) = read_file(news / "sitemap.xml")  # named explicitly: read and reported
     assert isinstance(e, ReadError) and "not an RSS or Atom feed" in e.message
+
+
+def test_cp1256_feed_is_not_decoded_twice(tmp_path):
+    """The declared encoding was already honoured by our decoder; feedparser must not decode the text again."""
+    text = (FEEDS / "news.rss").read_text(encoding="utf-8").replace('encoding="UTF-8"', 'encoding="windows-1256"')
+    (tmp_path / "old.rss").write_bytes(text.replace("٤٠", "40").encode("cp1256"))
+    titles = [a.title for a in articles(read_file(tmp_path / "old.rss"))]
+    assert titles == ["افتتاح معرض الكتاب الدولي بمشاركة 40 دولة", "هطول أمطار غزيرة على المناطق الشمالية"]
+
+
+def test_entity_expansion_bomb_is_a_malformed_feed(tmp_path):
+    entities = ['<!ENTITY e0 "lol">'] + [f'<!ENTITY e{i} "{f"&e{i - 1};" * 10}">' for i in range(1, 10)]
+    (tmp_path / "bomb.rss").write_text(f'<?xml version="1.0"?><!DOCTYPE x [{"".join(entities)}]><rss version="2.0">'
+                                       "<channel><title>&e9;</title></channel></rss>", encoding="utf-8")
+    (e,) = read_file(tmp_path / "bomb.rss")
+    assert isinstance(e, ReadError) and e.message.startswith("malformed feed")
