@@ -128,7 +128,8 @@ def test_xml_that_is_not_a_feed(news):
 def test_cp1256_feed_is_not_decoded_twice(tmp_path):
     """The declared encoding was already honoured by our decoder; feedparser must not decode the text again."""
     text = (FEEDS / "news.rss").read_text(encoding="utf-8").replace('encoding="UTF-8"', 'encoding="windows-1256"')
-    (tmp_path / "old.rss").write_bytes(text.replace("٤٠", "40").encode("cp1256"))
+    ascii_digits = str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789")  # cp1256 has no Arabic-Indic digits
+    (tmp_path / "old.rss").write_bytes(text.translate(ascii_digits).encode("cp1256"))
     titles = [a.title for a in articles(read_file(tmp_path / "old.rss"))]
     assert titles == ["افتتاح معرض الكتاب الدولي بمشاركة 40 دولة", "هطول أمطار غزيرة على المناطق الشمالية"]
 
