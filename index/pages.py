@@ -121,8 +121,16 @@ def _tree(html: str) -> Any:
     tree = trafilatura.load_html(html)
     if tree is not None:
         for node in tree.xpath(_HIDDEN):
-            if node.getparent() is not None:
-                node.getparent().remove(node)
+            parent = node.getparent()
+            if parent is None:
+                continue
+            if node.tail:  # lxml's remove() drops the text after the element too: keep it
+                prev = node.getprevious()
+                if prev is not None:
+                    prev.tail = (prev.tail or "") + node.tail
+                else:
+                    parent.text = (parent.text or "") + node.tail
+            parent.remove(node)
     return tree
 
 

@@ -142,3 +142,14 @@ def test_mhtml_page_saved_by_a_browser(tmp_path):
     want = EXPECTED["ar-economy.html"]
     assert (a.title, a.date, a.url) == (want["title"], want["date"], want["url"])
     assert a.text.startswith(want["first"]) and "ملفات تعريف الارتباط" not in a.text
+
+
+def test_hidden_markup_dropped_but_the_text_after_it_kept(tmp_path):
+    story = " ".join(["جملة من نص الخبر الطويل تتكرر لتكون الصفحة بحجم خبر حقيقي."] * 8)
+    page = tmp_path / "p.html"
+    page.write_text(f"<html><body><article><h1>عنوان</h1><p>{story}</p>"
+                    "<p>قبل <span hidden>مخفي</span>بعد المخفي، <noscript>فعّل</noscript>ونهاية الفقرة.</p>"
+                    "</article></body></html>", encoding="utf-8")
+    a = _read_one(page)
+    assert a.metadata["extractor"] == "trafilatura"
+    assert a.text.endswith("قبل بعد المخفي، ونهاية الفقرة.") and "مخفي " not in a.text and "فعّل" not in a.text
