@@ -368,6 +368,8 @@ def index_watch(ctx: click.Context, folders: tuple[Path, ...], embedder: str | N
     def log(line: str) -> None:
         click.echo(f"{time.strftime('%H:%M:%S')} {line}")
 
+    reported: set[str] = set()
+
     def once(stop: Any) -> bool:
         """One update of the watched folders; False when it must be tried again (another writer has the lock)."""
         try:
@@ -381,8 +383,10 @@ def index_watch(ctx: click.Context, folders: tuple[Path, ...], embedder: str | N
         except OSError as exc:
             raise Fail(f"could not write the index at {s.index_dir}: {exc.strerror or exc}; "
                        "the previous index is unchanged") from exc
-        for err in r.errors:
-            click.echo(f"skipped {err}", err=True)
+        for err in r.errors:  # each problem once, not again on every later update while the file stays bad
+            if str(err) not in reported:
+                reported.add(str(err))
+                click.echo(f"skipped {err}", err=True)
         log(f"{'stopped: kept ' if r.interrupted else ''}{r.added} added, {r.changed} changed, {r.removed} removed, "
             f"{r.unchanged} unchanged; {_plural(r.chunks_embedded, 'chunk')} embedded in {r.seconds:.1f} s; "
             f"now {_plural(r.articles, 'article')}" + (f"; {len(r.errors)} skipped" if r.errors else ""))

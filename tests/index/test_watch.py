@@ -92,7 +92,8 @@ def test_watch_keeps_the_index_current(tmp_path):
     assert log[0].split(" ", 1)[1].startswith("watching") and log[-1].endswith(" stopped")
     updates = [line for line in log[1:-1] if " added, " in line]
     assert all(" 0 changed," in line for line in updates), log  # b.txt was never stored half-written
-    assert "Traceback" not in err.read_text(encoding="utf-8")
+    errors = err.read_text(encoding="utf-8")
+    assert "Traceback" not in errors and errors.count("bad.json") == 1, errors  # reported once, not per update
     answer = ask_json(index, "من فاز بالمركز الأول في مسابقة الروبوتات الإقليمية؟")
     assert not answer["refused"] and any(c["title"] == B_TITLE for c in answer["citations"]), answer
 
