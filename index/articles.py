@@ -1,4 +1,4 @@
-"""Read news files (seed .txt, .md, .html, .json, .jsonl, .csv, each also gzip-compressed) into :class:`Article`s.
+"""Read news files (seed .txt, .md, .html, .json, .jsonl, .csv, RSS/Atom feeds, each also gzip-compressed) into :class:`Article`s.
 
 Archives are messy: legacy Arabic encodings, half-broken JSON lines, saved web pages. The
 readers never raise for bad content; they yield :class:`ReadError` next to the good articles,
@@ -29,7 +29,8 @@ from .dates import parse_date
 __all__ = ["Article", "ReadError", "DecodeError", "SUPPORTED_SUFFIXES", "MAX_FILE_BYTES", "IGNORE_FILE",
            "WalkStats", "count_articles", "read_file", "read_paths", "iter_files", "decode_bytes", "file_type", "is_supported"]
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".csv")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".mhtml", ".mht", ".json", ".jsonl", ".csv", ".rss", ".atom",
+                      ".xml")
 #: Any supported file may also be gzip-compressed (``articles.jsonl.gz``): archives are shipped that way.
 GZIP_SUFFIX = ".gz"
 #: Applies to the decompressed size too: a small gzip that inflates to gigabytes (a "bomb") is refused.
@@ -368,7 +369,10 @@ def _collapse(s: str) -> str:
 
 
 def _read_html(text: str, path: str) -> Iterator[Article | ReadError]:
-    """Visible text of <article> (else <body>); title, date, source, url from the markup."""
+    """Visible text of <article> (else <body>); title, date, source, url from the markup.
+
+    The fallback of :func:`index.pages.read_page` (pages trafilatura finds no main text in), and the
+    "before" of bench/extraction.py: on real pages it keeps menus, related links and footers."""
     with warnings.catch_warnings():  # a tiny page may "look like a filename"; it is still a page
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         soup = BeautifulSoup(text, "html.parser")
@@ -417,6 +421,27 @@ def _read_html(text: str, path: str) -> Iterator[Article | ReadError]:
         metadata["lang"] = str(lang)
     yield Article(f"{path}#0", title, "\n".join(lines), date, meta.get("og:site_name") or None,
                   url, path, 0, metadata)
+
+
+def _read_page(text: str, path: str) -> Iterator[Article | ReadError]:
+    """Saved web pages: main text through trafilatura (index/pages.py, imported only when a page is read)."""
+    from .pages import read_page
+
+    yield from read_page(text, path)
+
+
+def _read_mhtml(text: str, path: str) -> Iterator[Article | ReadError]:
+    """Pages a browser saved as one MIME file: the HTML part, read as a page."""
+    from .pages import read_mhtml
+
+    yield from read_mhtml(text, path)
+
+
+def _read_feed(text: str, path: str) -> Iterator[Article | ReadError]:
+    """RSS/Atom files (index/feeds.py, feedparser imported only when a feed is read)."""
+    from .feeds import read_feed
+
+    yield from read_feed(text, path)
 
 
 # ---------------------------------------------------------------- files and folders
@@ -506,8 +531,8 @@ def read_file(path: str | Path) -> Iterator[Article | ReadError]:
         yield text
         return
     suffix = file_type(p)
-    readers = {".html": _read_html, ".htm": _read_html, ".json": _read_json,
-               ".jsonl": _read_jsonl, ".csv": _read_csv}
+    readers = {".html": _read_page, ".htm": _read_page, ".mhtml": _read_mhtml, ".mht": _read_mhtml, ".json": _read_json,
+               ".jsonl": _read_jsonl, ".csv": _read_csv, ".rss": _read_feed, ".atom": _read_feed, ".xml": _read_feed}
     reader = readers.get(suffix) or (lambda t, w: _read_text(t, w, markdown=suffix == ".md"))
     try:
         yield from reader(text, where)
@@ -573,6 +598,22 @@ class _Ignore:
         return verdict
 
 
+def _other_xml(path: Path) -> bool:
+    """An ``.xml`` file met in a folder that is not an RSS/Atom feed (a sitemap, a config): passed over like
+    an unsupported type instead of reported as a bad feed. Named explicitly, it is read and reported."""
+    if file_type(path) != ".xml":
+        return False
+    from .feeds import looks_like_feed
+
+    try:
+        opener = gzip.open if path.name.lower().endswith(GZIP_SUFFIX) else open
+        with opener(path, "rb") as f:
+            head = f.read(8192)
+    except (OSError, EOFError, zlib.error):
+        return False  # unreadable: read_file reports it
+    return not looks_like_feed(head.decode("utf-8", "replace"))
+
+
 def count_articles(path: str | Path) -> int:
     """How many articles ``read_file`` yields for ``path`` (parsed, nothing kept): progress totals."""
     return sum(1 for item in read_file(path) if isinstance(item, Article))
@@ -603,10 +644,10 @@ def _walk(root: Path, exclude: Iterable[str] = (), stats: WalkStats | None = Non
             f = here / n
             if ignore.ignored(f, is_dir=False):
                 stats.excluded += 1
-            elif is_supported(f):
+            elif is_supported(f) and not _other_xml(f):
                 found.append(f)
             else:
-                stats.skipped_types[_type_label(f)] += 1
+                stats.skipped_types[_type_label(f) + (" (not a feed)" if is_supported(f) else "")] += 1
     for e in errors:
         yield ReadError(_resolved(e.filename or root), f"could not list the folder: {e.strerror or e}")
     yield from problems

