@@ -37,7 +37,8 @@ def test_index_after_the_subcommand(tmp_path, seed_index):
 
 
 @pytest.mark.parametrize("command", [["index", "build"], ["index", "update"], ["index", "status"],
-                                     ["index", "sources"], ["ask"], ["chat"], ["show"], ["ui"]])
+                                     ["index", "sources"], ["index", "watch"], ["ask"], ["chat"], ["show"], ["ui"],
+                                     ["serve"]])
 def test_every_subcommand_help_shows_index(command):
     result = invoke(*command, "--help")
     assert result.exit_code == 0 and "--index DIRECTORY" in result.stdout
