@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 from bench.common import finish, log, out_dir, parser, require_data  # noqa: E402
+from index.arabic import keyword_terms, script  # noqa: E402
 
 GRID = {
     "keyword_lambda": (0.5, 0.75, 1.0, 1.5, 2.0),
@@ -44,6 +45,70 @@ GRID = {
 }
 TODAY = (1.0, 0.0, 0.0, 0.0)   # the weights before this study (keyword λ 1, no title / dictionary / variants)
 NAMES = tuple(GRID)
+
+
+# --------------------------------------------------------------- variants tried, not shipped (bench/README §9) --
+#: Letters that transliterated names spell either way (ماثيو/ماتيو, ذ/د in Levantine and Egyptian spelling,
+#: غ/ج for a foreign "g", ظ/ض, ق/ك for a foreign "k"): each term gets one variant per swapped letter.
+_SPELLING_SWAPS = {"ث": "ت", "ت": "ث", "ذ": "د", "د": "ذ", "ظ": "ض", "ض": "ظ", "غ": "ج", "ج": "غ", "ق": "ك", "ك": "ق"}
+
+
+def spelling_variants(term: str) -> list[str]:
+    """Other spellings of a keyword term (already normalized and stemmed) that differ by one letter of
+    :data:`_SPELLING_SWAPS`: the query side's answer to names written two ways. Short terms get none
+    (too many real words are one swap apart)."""
+    if len(term) < 4 or not script(term) == "arabic":
+        return []
+    out = []
+    for i, c in enumerate(term):
+        if c in _SPELLING_SWAPS:
+            out.append(term[:i] + _SPELLING_SWAPS[c] + term[i + 1:])
+    return list(dict.fromkeys(out))
+
+
+#: A question term this rare (chunks holding it) or absent is worth looking up in its other spellings.
+VARIANT_MAX_DF = 3
+
+
+def variant_scores(snap: Any, terms: Sequence[str], ids: Sequence[int]) -> dict[int, float]:
+    """BM25 of the other spellings of the question's rare terms, over ``ids``, divided by the best BM25 of the
+    question's own terms among them (so it sits on the keyword leg's normalized scale)."""
+    uniq = list(dict.fromkeys(terms))
+    known = snap.idf(uniq)
+    rare = [t for t in uniq if t not in known or snap.df(t) <= VARIANT_MAX_DF]
+    variants = [v for t in rare for v in spelling_variants(t) if v not in uniq]
+    if not variants or not ids:
+        return {}
+    found = snap.keyword_scores(variants, ids)
+    if not found:
+        return {}
+    own = snap.keyword_scores(uniq, ids)
+    top = max(own.values(), default=0.0) or max(found.values())
+    return {cid: s / top for cid, s in found.items()}
+
+
+def title_match(snap: Any, terms: Sequence[str], ids: Sequence[int]) -> dict[int, float]:
+    """For each chunk, the IDF-weighted share of the question's terms that its article's title holds (0..1);
+    chunks whose title holds none are left out."""
+    uniq = list(dict.fromkeys(terms))
+    idf = snap.idf(uniq)
+    total = sum(idf.values())
+    if not ids or total <= 0:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = snap.conn.execute(f"SELECT c.id, a.title FROM chunks c JOIN articles a ON a.id = c.article_id "
+                             f"WHERE c.id IN ({marks}) AND a.title != ''", [int(i) for i in ids]).fetchall()
+    by_title: dict[str, float] = {}
+    out: dict[int, float] = {}
+    for cid, title in rows:
+        if title not in by_title:
+            held = set(keyword_terms(title))
+            by_title[title] = sum(w for term, w in idf.items() if term in held) / total
+        if by_title[title] > 0:
+            out[int(cid)] = by_title[title]
+    return out
+
+
 
 
 @dataclass
@@ -63,7 +128,7 @@ def collect(root: Path, questions: Sequence[Any], vectors: dict[str, np.ndarray]
     from index.arabic import keyword_terms
     from index.store import Store
     from rag.bilingual import translated_terms
-    from rag.retrieval import DUPLICATE_COSINE, title_match, variant_scores
+    from rag.retrieval import DUPLICATE_COSINE
 
     store = Store(root)
     out = []

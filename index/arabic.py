@@ -11,7 +11,7 @@ import unicodedata
 
 __all__ = [
     "TA_MARBUTA_TO_HA", "STOPWORDS", "normalize", "tokenize", "light_stem",
-    "keyword_terms", "spelling_variants", "split_sentences", "script", "direction", "language",
+    "keyword_terms", "split_sentences", "script", "direction", "language",
 ]
 
 # The "ة policy": spelling of ة/ه at word end is inconsistent in news text, so fold it.
@@ -137,24 +137,6 @@ def keyword_terms(text: str) -> list[str]:
     """Index/query terms: the same function on both sides keeps them comparable."""
     return [light_stem(t) for t in tokenize(text)
             if t not in STOPWORDS and (len(t) > 1 or _is_number(t))]
-
-
-#: Letters that transliterated names spell either way (ماثيو/ماتيو, ذ/د in Levantine and Egyptian spelling,
-#: غ/ج for a foreign "g", ظ/ض, ق/ك for a foreign "k"): each term gets one variant per swapped letter.
-_SPELLING_SWAPS = {"ث": "ت", "ت": "ث", "ذ": "د", "د": "ذ", "ظ": "ض", "ض": "ظ", "غ": "ج", "ج": "غ", "ق": "ك", "ك": "ق"}
-
-
-def spelling_variants(term: str) -> list[str]:
-    """Other spellings of a keyword term (already normalized and stemmed) that differ by one letter of
-    :data:`_SPELLING_SWAPS`: the query side's answer to names written two ways. Short terms get none
-    (too many real words are one swap apart)."""
-    if len(term) < 4 or not _is_arabic_char(term[0]):
-        return []
-    out = []
-    for i, c in enumerate(term):
-        if c in _SPELLING_SWAPS:
-            out.append(term[:i] + _SPELLING_SWAPS[c] + term[i + 1:])
-    return list(dict.fromkeys(out))
 
 
 # ---------------------------------------------------------------- sentences

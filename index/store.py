@@ -377,7 +377,7 @@ class Snapshot:
 
     def idf(self, terms: Sequence[str]) -> dict[str, float]:
         """BM25's idf of each of ``terms`` that occurs in the index (absent terms are left out); 1.0 each on
-        an index without postings. The title match weighs the question's terms by it."""
+        an index without postings (bench/native_retrieval.py weighs question terms by it)."""
         uniq = [t for t in dict.fromkeys(terms) if t]
         if self.collection is None:
             return {t: 1.0 for t in uniq}
