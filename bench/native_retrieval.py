@@ -124,7 +124,8 @@ class Candidates:
     group: str
 
 
-def collect(root: Path, questions: Sequence[Any], vectors: dict[str, np.ndarray], embedder: Any) -> list[Candidates]:
+def collect(root: Path, questions: Sequence[Any], vectors: dict[str, np.ndarray], embedder: Any,
+            pool: int = 20) -> list[Candidates]:
     from index.arabic import keyword_terms
     from index.store import Store
     from rag.bilingual import translated_terms
@@ -166,7 +167,7 @@ def collect(root: Path, questions: Sequence[Any], vectors: dict[str, np.ndarray]
                 x = np.zeros(len(ids))
                 extra = translated_terms(q.question)
                 if extra and dense:
-                    found = snap.keyword_scores(extra, [i for i, _ in dense[:20]])
+                    found = snap.keyword_scores(extra, [i for i, _ in dense[:pool]])
                     top = max(found.values(), default=0.0)
                     for i, s in found.items():
                         x[ids.index(i)] = s / top if top > 0 else 0.0

@@ -198,3 +198,17 @@ def test_rag_eval_reports_every_set_alone_and_with_distractors(files: dict[str, 
     store.close()
     text = CliRunner().invoke(main, args[:-1], catch_exceptions=False).stdout
     assert "| tiny.en.json +3 distractors | hybrid |" in text and "answer-removed questions" in text
+
+
+def test_question_vectors_are_kept_per_embedder(tmp_path: Path) -> None:
+    import numpy as np
+
+    from rag.evaluate import load_query_vectors, save_query_vectors
+
+    path = tmp_path / "query-vectors.npz"
+    vecs = {"من نحت البتراء؟": np.arange(4, dtype=np.float32), "How long is the Nile?": np.ones(4, np.float32)}
+    save_query_vectors(path, "e5-small", vecs)
+    back = load_query_vectors(path, "e5-small")
+    assert set(back) == set(vecs) and all(np.array_equal(back[k], v) for k, v in vecs.items())
+    assert load_query_vectors(path, "another-model") == {}       # another vector space starts afresh
+    assert load_query_vectors(tmp_path / "none.npz", "e5-small") == {}
