@@ -57,7 +57,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "interrupt.json")
     args = ap.parse_args()
     if args.smoke:
-        args.articles, args.after, args.runs = 40, 1.0, 1
+        args.articles, args.after, args.runs = 400, 1.0, 1   # enough that an idle machine is still embedding
     runs = []
     for _ in range(args.runs):
         work = Path(tempfile.mkdtemp(prefix="rag-interrupt-"))
