@@ -21,7 +21,7 @@ from index.embedders import Embedder
 
 from ..messages import message
 from ..retrieval import Hit, Retrieval
-from .base import Answer, AnswerSentence, Citation, citation_for, drain
+from .base import QUOTED, Answer, AnswerSentence, Citation, Evidence, citation_for, drain
 from .sentence_vectors import SentenceVectors
 
 #: Score = sentence cosine + LEXICAL_WEIGHT × keyword overlap + PASSAGE_WEIGHT × the passage's own cosine
@@ -108,7 +108,7 @@ class ExtractiveAnswerer:
         for c in chosen:
             number = len(citations) + 1
             citations.append(citation_for(number, c.hit, c.span, c.score))
-            sentences.append(AnswerSentence(c.text, (number,)))
+            sentences.append(AnswerSentence(c.text, (number,), label=QUOTED, evidence=(Evidence(c.text, c.span, round(c.score, 4), number),)))
             yield f"{c.text} [{number}]"
         return Answer(question, tuple(sentences), tuple(citations), False, lang, self.name,
                       evidence=best, meta={"threshold": threshold})

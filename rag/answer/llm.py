@@ -42,7 +42,7 @@ from ..config import Settings
 from ..conversation import is_follow_up
 from ..messages import message
 from ..retrieval import Retrieval
-from .base import Answer, AnswerSentence, citation_for, drain
+from .base import RELATED, Answer, AnswerSentence, citation_for, drain
 from .citations import THRESHOLD_CROSS, THRESHOLD_SAME, SupportScorer, check, is_no_answer
 from .extractive import ExtractiveAnswerer
 from .prompt import build_prompt, rewrite_messages
@@ -294,6 +294,9 @@ class LLMAnswerer:
             return (yield from self._fallback(question, retrieval, lang, "no_citation", meta, {}, shown))
         flagged = sum(1 for x in result.sentences if x.flagged)
         notes = (FLAGGED_NOTE.get(lang, FLAGGED_NOTE["en"]).format(n=flagged),) if flagged else ()
+        related = sum(1 for x in result.sentences if x.label == RELATED)
+        if related:  # kept, but not confirmed: say so rather than let the citation vouch for it
+            notes += (message("related_note", lang, n=str(related)),)
         evidence = max(c.score for c in result.citations if c.verified)
         return Answer(question, tuple(result.sentences), tuple(result.citations), False, lang, self.name,
                       notes=notes, evidence=evidence, timings=timings, meta=meta)
