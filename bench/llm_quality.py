@@ -15,7 +15,17 @@ with ``--english`` (the parallel XQuAD-en question: English question over Arabic
 - cites gold: some citation's passage contains the gold span;
 - citation precision: of the citations after verification, the share that are verified *and* whose passage
   holds the gold span (the extractive answerer's citations are quotes, verified by construction);
-- refused, flagged sentences, fallbacks to the extractive answer, seconds per answer.
+- refused, flagged sentences, fallbacks to the extractive answer, seconds per answer;
+- the LLM's answer sentences per label (quoted / supported / related / unsupported, ``rag.answer.labels``).
+
+Every LLM reply is kept in the JSON (``answers``: the reply, each sentence with its label and evidence), and
+``--replay that.json`` re-checks those replies without the model (same index, same retrieval), so the check
+can be changed and re-measured on the same model output. ``--dataset xquad-en`` asks XQuAD's English
+questions over its English paragraphs (latin names checked in the passage), ``--dataset mlqa`` MLQA's
+English questions over native Arabic Wikipedia paragraphs (``--data`` the mlqa-ar-dev folder):
+
+    .venv/bin/python bench/llm_quality.py --dataset mlqa --limit 30 --json bench/out/llm_labels-mlqa.json
+    .venv/bin/python bench/llm_quality.py --dataset mlqa --limit 30 --replay bench/out/llm_labels-mlqa.json
 
 Calibration (prints the measurement behind ``rag.answer.citations.THRESHOLD_*``):
 
@@ -47,7 +57,9 @@ DEFAULT_DATA = next((p for p in (ROOT.parent / "shared" / "data" / "xquad-ar",) 
 DEFAULT_MLQA = next((p for p in (ROOT.parent / "shared" / "data" / "mlqa-ar-dev",) if p.is_dir()),
                     Path("/work/shared/data/mlqa-ar-dev"))
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
-EXAMPLES = 5  # LLM answers kept verbatim in the JSON, to read what the figures summarize
+EXAMPLES = 5
+#: The labels of rag.answer.labels, strongest first, as the tables list them.
+LABEL_ORDER = ("quoted", "supported", "related", "unsupported", "none")  # LLM answers kept verbatim in the JSON, to read what the figures summarize
 
 
 # ------------------------------------------------------------------------------------------ calibration --
@@ -366,7 +378,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     t.in_language += language(answer.text) == lang
                 for s in answer.sentences:
                     label = getattr(s, "label", None)
-                    if label and not answer.refused:
+                    if label and not answer.refused and answer.answerer == name:
                         t.labels[label] = t.labels.get(label, 0) + 1
                 if name == "llm":
                     by_number = {c.number: c for c in answer.citations}
@@ -415,6 +427,11 @@ def print_table(result: dict[str, Any]) -> None:
         print(f"{name:10} | " + " | ".join(f"{c:>14}" for c in cells))
     if result["llm"]["fallback_reasons"]:
         print(f"llm fallbacks by reason: {result['llm']['fallback_reasons']}")
+    labels = result["llm"].get("labels") or {}
+    total = sum(labels.get(k, 0) for k in LABEL_ORDER)
+    if total:
+        shares = ", ".join(f"{k} {labels.get(k, 0)} ({labels.get(k, 0) / total:.0%})" for k in LABEL_ORDER)
+        print(f"llm answer sentences by label (answers the model gave, not fallbacks): {shares}")
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

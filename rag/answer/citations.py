@@ -11,12 +11,14 @@ and names included) found in the passage. A citation is verified when support re
 the language pair (an English sentence about an Arabic passage shares almost no keywords with it, so its
 threshold is lower). Thresholds are measured on XQuAD, see :data:`THRESHOLD_SAME`.
 
-What happens to a sentence (see :func:`check`):
-- a cited passage supports it: kept, ``verified=True``; other cited passages that do not are dropped;
+What happens to a sentence (see :func:`check`), each judged per passage by :mod:`rag.answer.labels`:
+- a cited passage supports it: kept with the strongest label it reaches (``quoted``, ``supported`` or
+  ``related``: the score says it is about the passage, the name and word checks say how far that goes),
+  and the passage sentences it rests on as ``evidence``; other cited passages that do not are dropped;
 - none does, but another given passage does: re-attributed there (``reattributed=True``);
-- no passage does: ``flagged=True``; the passages it cited stay, ``verified=False``; numbers that refer to
-  no passage (``[9]`` of 5) are dropped;
-- the sentence says the passages do not answer (the prompt's fixed sentence): kept, not flagged.
+- no passage does: ``unsupported``, ``flagged=True``; the passages it cited stay (with their closest
+  sentences as evidence), ``verified=False``; numbers that refer to no passage (``[9]`` of 5) are dropped;
+- the sentence says the passages do not answer (the prompt's fixed sentence): kept, label ``none``.
 
 Numbers are checked apart from the score: a passage supports a sentence only if every number the sentence
 states (digits, any script, separators ignored) occurs in that passage. Measured with a real 1.5B model, a
