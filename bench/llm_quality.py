@@ -212,6 +212,7 @@ class Tally:
     seconds: float = 0.0
     reasons: dict[str, int] = field(default_factory=dict)
     labels: dict[str, int] = field(default_factory=dict)   # answer sentences per label (refusals left out)
+    labels_rejected: dict[str, int] = field(default_factory=dict)  # sentences of replies that fell back
 
     def row(self) -> dict[str, Any]:
         n = max(self.questions, 1)
@@ -222,7 +223,8 @@ class Tally:
                 "refused": round(self.refused / n, 3), "flagged_sentences": self.flagged,
                 "fallbacks": self.fallbacks, "fallback_reasons": self.reasons,
                 "in_question_language": round(self.in_language / self.answered, 3) if self.answered else None,
-                "seconds_per_answer": round(self.seconds / n, 2), "labels": dict(self.labels)}
+                "seconds_per_answer": round(self.seconds / n, 2), "labels": dict(self.labels),
+                "labels_rejected": dict(self.labels_rejected)}
 
 
 def _holds(text: str, golds: Sequence[str]) -> bool:
@@ -382,10 +384,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         t.labels[label] = t.labels.get(label, 0) + 1
                 if name == "llm":
                     by_number = {c.number: c for c in answer.citations}
+                    rejected = answer.meta.get("rejected_sentences") or []
+                    for s in rejected:
+                        t.labels_rejected[s["label"]] = t.labels_rejected.get(s["label"], 0) + 1
                     answers.append({"question": text, "gold": golds_answer, "reply": answer.meta.get("reply"),
                                     "answerer": answer.answerer, "fallback": answer.meta.get("fallback"),
                                     "refused": answer.refused, "answer": answer.text,
-                                    "sentences": [_sentence_record(s, by_number) for s in answer.sentences]})
+                                    "sentences": [_sentence_record(s, by_number) for s in answer.sentences],
+                                    "rejected_sentences": rejected})
                 if name == "llm" and len(examples) < EXAMPLES:
                     examples.append({"question": text, "gold": golds_answer, "answer": answer.text,
                                      "fallback": answer.meta.get("fallback"),
@@ -432,6 +438,9 @@ def print_table(result: dict[str, Any]) -> None:
     if total:
         shares = ", ".join(f"{k} {labels.get(k, 0)} ({labels.get(k, 0) / total:.0%})" for k in LABEL_ORDER)
         print(f"llm answer sentences by label (answers the model gave, not fallbacks): {shares}")
+    rejected = result["llm"].get("labels_rejected") or {}
+    if rejected:
+        print(f"sentences of replies that fell back to the extractive answer, by label: {rejected}")
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

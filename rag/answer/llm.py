@@ -42,7 +42,7 @@ from ..config import Settings
 from ..conversation import is_follow_up
 from ..messages import message
 from ..retrieval import Retrieval
-from .base import RELATED, Answer, AnswerSentence, citation_for, drain
+from .base import RELATED, Answer, AnswerSentence, citation_for, drain, sentence_json
 from .citations import THRESHOLD_CROSS, THRESHOLD_SAME, SupportScorer, check, is_no_answer
 from .extractive import ExtractiveAnswerer
 from .prompt import build_prompt, rewrite_messages
@@ -291,6 +291,8 @@ class LLMAnswerer:
         if result.verified == 0:
             if all(is_no_answer(x.text) for x in result.sentences) or (not result.sentences and is_no_answer(reply)):
                 return self._refusal(question, plan.given, lang, meta, timings)
+            # The rejected reply's sentences as checked, labels and evidence: why the model's answer is not shown.
+            meta["rejected_sentences"] = [sentence_json(x) for x in result.sentences]
             return (yield from self._fallback(question, retrieval, lang, "no_citation", meta, {}, shown))
         flagged = sum(1 for x in result.sentences if x.flagged)
         notes = (FLAGGED_NOTE.get(lang, FLAGGED_NOTE["en"]).format(n=flagged),) if flagged else ()

@@ -95,6 +95,8 @@ def test_the_glossed_right_name_is_supported_and_an_invented_original_is_flagged
     assert wrong.answerer == "extractive" and wrong.meta["fallback"] == "no_citation"
     assert wrong.meta["citation_check"]["names_unsupported"] >= 1
     assert wrong.meta["citation_check"]["labels"][UNSUPPORTED] == 1
+    (rejected,) = wrong.meta["rejected_sentences"]  # the model's sentence as checked, shown in --json
+    assert rejected["label"] == UNSUPPORTED and PESKOV in rejected["evidence"][0]["text"]
 
 
 def test_the_claim_the_passage_does_not_make_is_not_confirmed(answerer: LLMAnswerer, pipeline: Pipeline) -> None:
