@@ -215,7 +215,7 @@ def threshold_for(sentence: str, passage: str, same: float = THRESHOLD_SAME,
 
 
 def check(reply: str, given: Sequence[Hit], scorer: SupportScorer,
-          same: float = THRESHOLD_SAME, cross: float = THRESHOLD_CROSS) -> CheckResult:
+          same: float = THRESHOLD_SAME, cross: float = THRESHOLD_CROSS, question: str = "") -> CheckResult:
     """Label, re-attribute or flag the citations of ``reply``, whose ``[n]`` refer to ``given`` (1-based).
 
     The threshold is chosen per sentence and passage by their languages (``index.arabic.language``), so an
@@ -280,7 +280,7 @@ def check(reply: str, given: Sequence[Hit], scorer: SupportScorer,
         stats["out_of_range"].extend(n for n in sent.markers if not 1 <= n <= len(given))
         row = support[i]
         verdicts = [judge(names, sent.text, passages[j], titles[j], row[j].score, thresholds[j],
-                          row[j].numbers_ok, row[j].ranked) for j in range(len(given))]
+                          row[j].numbers_ok, row[j].ranked, question) for j in range(len(given))]
         stats["numbers_unsupported"] += sum(1 for j in valid if verdicts[j].reason == "number"
                                             and row[j].score >= thresholds[j])
         stats["names_unsupported"] += sum(1 for j in valid if verdicts[j].reason == "name")

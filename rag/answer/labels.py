@@ -7,8 +7,8 @@ with the Arabic passage. So each sentence gets the strongest label its checks re
 
 - ``quoted``: same script, and its content words are in one evidence sentence (:data:`QUOTE_RECALL`);
 - ``supported``: above the calibrated support threshold, every number and every name found in the passage;
-  across scripts only when it has at least one name or number and all of them are matched — names through
-  the Arabic original the prompt asks for ("Dmitry Peskov (دميتري بيسكوف)"), found in the passage;
+  across scripts only when all of them are matched — names through the Arabic original the prompt asks for
+  ("Dmitry Peskov (دميتري بيسكوف)"), found in the passage — and at least one is not already in the question;
 - ``related``: above the threshold, but across scripts without matched names and numbers, or with a name
   that could not be matched (a spelling the passage does not have): about the passage, not confirmed;
 - ``unsupported`` (flagged): below the threshold, or a number or name the passage certainly does not have
@@ -170,9 +170,12 @@ class Verdict:
 
 
 def judge(claim: ClaimNames, sentence: str, passage: str, title: str, score: float, threshold: float,
-          numbers_ok: bool, ranked: Sequence[tuple[tuple[int, int], float]]) -> Verdict:
+          numbers_ok: bool, ranked: Sequence[tuple[tuple[int, int], float]],
+          question: str = "") -> Verdict:
     """The label of ``sentence`` against one passage, from its support ``score`` (and the passage sentences
-    ``ranked`` by their own support, best first) and the checks of names, numbers and words."""
+    ``ranked`` by their own support, best first) and the checks of names, numbers and words. Across scripts,
+    a name or number the ``question`` already states is no anchor: the passage was retrieved for it, so
+    finding it there says nothing about the claim ("DNA is used in gene therapy" over a passage on DNA)."""
     from .citations import number_terms  # here, not at import: citations imports this module
 
     same = language(claim.plain) == language(passage)
@@ -205,7 +208,10 @@ def judge(claim: ClaimNames, sentence: str, passage: str, title: str, score: flo
     if unmatched:
         return Verdict(RELATED, evidence, "unmatched")
     if not same:
-        anchors = bool(numbers or claim.arabic or claim.latin)  # all matched by now
+        asked = set(tokenize(normalize(question).lower()))
+        glossed = {o for _, o in claim.latin if o}
+        anchors = [*numbers, *(a for a in claim.arabic if a not in glossed), *(n for n, _ in claim.latin)]
+        anchors = [a for a in anchors if not set(tokenize(normalize(a).lower())) <= asked]
         return Verdict(SUPPORTED if anchors else RELATED, evidence, "" if anchors else "script")
     # Quoted: one evidence sentence holds the claim's words (a claim stitched from two sentences is not a
     # quote of either, and is where a small model's errors hide: "the defense registered the most sacks").

@@ -283,7 +283,8 @@ class LLMAnswerer:
         meta["reply"] = reply
         if not reply:
             return (yield from self._fallback(question, retrieval, lang, "empty", meta, {}, shown))
-        result = check(reply, plan.given, self.scorer, self.same, self.cross)
+        result = check(reply, plan.given, self.scorer, self.same, self.cross,
+                       f"{question} {retrieval.query.text}")  # what was asked and what was searched
         timings = {"llm_first_token": (first or generated) - started, "llm_generate": generated - started,
                    "verify": time.perf_counter() - generated}
         meta.update({"citation_check": result.stats, "reply_language": language(reply),

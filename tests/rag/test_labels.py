@@ -120,6 +120,10 @@ def test_a_faithful_reply_is_supported_only_when_the_arabic_name_is_in_the_passa
     other = ask(answerer, r, FAITHFUL.format(name="ليندا جونسون", n=n))
     assert all(s.label == UNSUPPORTED or s.flagged for s in other.sentences if other.answerer == "llm")
     assert other.answerer == "extractive" or not any(s.confirmed for s in other.sentences)
+    # names the question already gives are no anchor across scripts: the passage was retrieved for them
+    topic = ask(answerer, r, f"Russia (روسيا) and North Korea (كوريا الشمالية) are actively advancing "
+                             f"negotiations on weapons for the war. [{n}]")
+    assert [s.label for s in topic.sentences] == [RELATED]
     # and without the Arabic original the cross-script sentence cannot be confirmed at all
     bare = ask(answerer, r, FAITHFUL.format(name=NAME, n=n).replace(f" ({NAME})", ""))
     assert [s.label for s in bare.sentences] == [RELATED]
