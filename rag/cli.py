@@ -567,6 +567,7 @@ def _render(answer: Any, color: bool, with_answer: bool = True, language: str | 
     from .messages import message
 
     lines = [_answer_text(answer, color), ""] if with_answer else [""]
+    lines.extend(_evidence_lines(answer, color))
     shown = answer.related if answer.refused else answer.citations
     if shown:
         lines.append(message("related" if answer.refused else "sources", language or answer.language) + ":")
@@ -604,6 +605,35 @@ def _answer_text(answer: Any, color: bool) -> str:
                 if span else s.text)
         parts.append(f"{text} {''.join(f'[{n}]' for n in s.citations)}".rstrip())
     return " ".join(parts)
+
+
+#: How each label is marked in the terminal: only quoted/supported get the check mark.
+_LABEL_MARKS = {"quoted": "✓", "supported": "✓", "related": "?", "unsupported": "✗"}
+
+
+def _evidence_lines(answer: Any, color: bool) -> list[str]:
+    """Each checked sentence with its label, then the passage sentence(s) it rests on (an English claim
+    beside the Arabic sentence it translates). Nothing for an extractive answer: its sentences are the
+    evidence, quoted, and the sources below show them."""
+    from .messages import message
+
+    checked = [s for s in answer.sentences
+               if s.evidence and any(e.text.strip() != s.text.strip() for e in s.evidence)]
+    if answer.refused or not checked:
+        return []
+    out = [message("evidence", answer.language) + ":"]
+    for s in answer.sentences:
+        if s.label not in _LABEL_MARKS:
+            continue
+        label = f"{_LABEL_MARKS[s.label]} {message('label.' + s.label, answer.language)}"
+        if color:
+            label = click.style(label, fg="green" if s.confirmed else "yellow" if s.label == "related" else "red")
+        marks = "".join(f"[{n}]" for n in s.citations)
+        out.append(f"  {label} · {s.text} {marks}".rstrip())
+        for e in s.evidence:
+            text = " ".join(e.text.split())
+            out.append(f"      [{e.citation}] «{text}» ({e.score:.2f})")
+    return out + [""]
 
 
 _filter_opts = [

@@ -141,7 +141,7 @@ def answer_follow_up(question: str, previous: Any) -> Any:
     passage it comes from; when neither the cited text nor the article has one, a refusal saying so (with
     the cited passages as possibly related) rather than the previous answer again. None when ``question``
     is no when/where follow-up."""
-    from .answer.base import Answer, AnswerSentence
+    from .answer.base import SUPPORTED, Answer, AnswerSentence, Evidence
 
     kind = follow_up_kind(question)
     if kind is None or previous is None:
@@ -169,7 +169,11 @@ def answer_follow_up(question: str, previous: Any) -> Any:
     at = text.find(target)
     answer_span = (at, at + len(target)) if at >= 0 and target else None
     cit = replace(cit, number=1)
-    return Answer(question, (AnswerSentence(text, (1,), answer_span=answer_span),), (cit,), False, lang,
+    # told, not quoted: the claim rests on the cited sentence holding the date or place (or on the article's
+    # date), which is shown beside it as its evidence
+    evidence = (Evidence(cit.sentence, cit.span, 1.0, 1),) if how != "article" else ()
+    sentence = AnswerSentence(text, (1,), answer_span=answer_span, label=SUPPORTED, evidence=evidence)
+    return Answer(question, (sentence,), (cit,), False, lang,
                   previous.answerer, evidence=previous.evidence,
                   meta={"follow_up": kind, "found_in": "article date" if how == "article" else "cited text",
                         "previous_question": previous.question})

@@ -56,6 +56,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ar": "تعذّر الحصول على إجابة من النموذج اللغوي ({reason})؛ هذه إجابة مستخرجة من النصوص مباشرة.",
         "en": "The language model could not answer ({reason}); this is the extractive answer instead.",
     },
+    # What the check established about an LLM answer sentence (rag.answer.labels); only the first two are
+    # shown as confirmed.
+    "label.quoted": {"ar": "مقتبس من المقطع", "en": "quoted"},
+    "label.supported": {"ar": "مدعوم بالمقطع", "en": "supported"},
+    "label.related": {"ar": "ذو صلة، غير مؤكَّد", "en": "related, not confirmed"},
+    "label.unsupported": {"ar": "غير مدعوم", "en": "unsupported"},
+    "evidence": {"ar": "كل جملة بجانب ما تستند إليه", "en": "Each sentence beside what it rests on"},
+    "related_note": {
+        "ar": "{n} من جمل هذه الإجابة ذات صلة بمقاطعها لكن لم يمكن تأكيدها (أسماء أو ادعاء لم تُطابَق)؛ "
+              "قارنها بالجمل المعروضة بجانبها.",
+        "en": "{n} sentence(s) of this answer are related to their passages but could not be confirmed "
+              "(a name or claim not matched): read them against the sentences shown beside them.",
+    },
 }
 
 

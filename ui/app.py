@@ -85,6 +85,9 @@ def show_sources(turn: int, answer: Answer, pipe: Pipeline) -> None:
     query = answer.meta.get("query")
     if query and query != answer.question.strip():
         html(render.searched_html(query, answer.language))
+    evidence = render.evidence_html(answer)
+    if evidence is not None:
+        html(evidence)
     shown = answer.related if answer.refused else answer.citations
     if shown:
         st.caption(render.md_plain(message("related" if answer.refused else "sources", answer.language)))

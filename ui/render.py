@@ -377,3 +377,36 @@ def conversation_markdown(turns: Iterable[Turn]) -> str:
                 out.append(f"  > {_md_text(' '.join(lines(quote)).strip())}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+#: The badge of each label, in the answer's language; only quoted/supported are styled as confirmed.
+_BADGES = {"quoted": "✓", "supported": "✓", "related": "?", "unsupported": "✗"}
+
+
+def _claim_html(s: Any, lang: str, block_dir: str) -> str:
+    """One sentence, its label badge and the evidence sentences beside it, each block with its own
+    direction (an English claim left-to-right, the Arabic sentence it rests on right-to-left)."""
+    confirmed = " rag-confirmed" if s.label in {"quoted", "supported"} else ""
+    badge = f"{_BADGES[s.label]} {message('label.' + s.label, lang)}"
+    marks = "".join(marker(n) for n in s.citations)
+    claim = (f'<p class="rag-claim-text" dir="{block_dir}"><span class="rag-badge" dir="{block_dir}">'
+             f'{esc(badge)}</span> <span class="rag-sent" dir="{direction(s.text, block_dir)}">{esc(s.text)}'
+             f'</span>{" " + marks if marks else ""}</p>')
+    ev = "".join(f'<p class="rag-ev" {_attrs(e.text, "rtl")}>{marker(e.citation)} {esc(e.text)} '
+                 f'<span class="rag-ev-score" dir="ltr">{float(e.score):.2f}</span></p>' for e in s.evidence)
+    return (f'<div class="rag-claim rag-label-{esc(s.label)}{confirmed}">{claim}'
+            f'<div class="rag-ev-list">{ev}</div></div>')
+
+
+def evidence_html(answer: Answer) -> Html | None:
+    """Each checked sentence of an LLM answer beside the passage sentence(s) it rests on, with its label
+    (``rag.answer.labels``); None when there is nothing to show beside the answer (a refusal; an extractive
+    answer, whose sentences are the evidence)."""
+    checked = [s for s in answer.sentences if s.label in _BADGES and s.evidence]
+    if answer.refused or not any(e.text.strip() != s.text.strip() for s in checked for e in s.evidence):
+        return None
+    lang = "ar" if answer.language == "ar" else "en"
+    d = "rtl" if lang == "ar" else "ltr"
+    body = "".join(_claim_html(s, lang, d) for s in checked)
+    return Html(f'<div class="rag-evidence" dir="{d}" lang="{lang}"><p class="rag-ev-head" dir="{d}">'
+                f'{esc(message("evidence", lang))}</p>{body}</div>')

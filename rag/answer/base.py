@@ -53,12 +53,44 @@ class Citation:
         return tuple(self.passage[a:b] for a, b in self.spans_in_passage)
 
 
+#: What the check established about an answer sentence (see :mod:`rag.answer.labels`): ``quoted`` (its content
+#: words are in the evidence, same script), ``supported`` (above the support threshold, every number and name
+#: found in the evidence), ``related`` (about the passage, but across scripts or with a name or claim that
+#: could not be matched: to be read against the evidence), ``unsupported`` (flagged), ``none`` (states no
+#: fact: a refusal, "the passages do not answer").
+QUOTED, SUPPORTED, RELATED, UNSUPPORTED, NO_CLAIM = "quoted", "supported", "related", "unsupported", "none"
+LABELS = (QUOTED, SUPPORTED, RELATED, UNSUPPORTED, NO_CLAIM)
+#: Only these may be shown as confirmed.
+CONFIRMED = frozenset({QUOTED, SUPPORTED})
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A sentence of a cited passage that a claim rests on, shown beside the claim so a reader checks it in
+    one look (an English claim beside the Arabic sentence it translates)."""
+
+    text: str                     # == article_text[span[0]:span[1]]
+    span: tuple[int, int]         # offsets in the article text
+    score: float                  # how well it supports the claim (cosine + keyword recall, per sentence)
+    citation: int                 # the number of the citation whose passage holds it
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "span": list(self.span), "score": round(self.score, 4),
+                "citation": self.citation}
+
+
 @dataclass(frozen=True)
 class AnswerSentence:
     text: str
     citations: tuple[int, ...]
     flagged: bool = False         # no passage supports it (LLM answers only)
     answer_span: tuple[int, int] | None = None   # the short answer inside ``text`` (offsets into it)
+    label: str = NO_CLAIM         # one of LABELS
+    evidence: tuple[Evidence, ...] = ()
+
+    @property
+    def confirmed(self) -> bool:
+        return self.label in CONFIRMED
 
 
 @dataclass(frozen=True)
@@ -91,22 +123,25 @@ class Answer:
             d["spans"] = [list(x) for x in c.spans]
             d["sentences"] = list(c.sentences)
             d["passage_text"] = d.pop("passage")
+            d.pop("verified")  # what was checked is the sentence's label, not a yes/no on the citation
             return d
-
-        def sent(s: AnswerSentence) -> dict[str, Any]:
-            span = list(s.answer_span) if s.answer_span else None
-            return {"text": s.text, "citations": list(s.citations), "flagged": s.flagged, "answer_span": span,
-                    "answer_text": s.text[span[0]:span[1]] if span else None}
 
         return {
             "question": self.question, "answer": self.text, "refused": self.refused,
             "language": self.language, "answerer": self.answerer,
-            "sentences": [sent(s) for s in self.sentences],
+            "sentences": [sentence_json(s) for s in self.sentences],
             "citations": [cit(c) for c in self.citations],
             "related": [cit(c) for c in self.related],
             "notes": list(self.notes), "evidence": round(self.evidence, 4),
             "timing": {k: round(v, 4) for k, v in self.timings.items()}, "meta": self.meta,
         }
+
+
+def sentence_json(s: AnswerSentence) -> dict[str, Any]:
+    span = list(s.answer_span) if s.answer_span else None
+    return {"text": s.text, "citations": list(s.citations), "flagged": s.flagged, "label": s.label,
+            "confirmed": s.confirmed, "evidence": [e.to_json() for e in s.evidence], "answer_span": span,
+            "answer_text": s.text[span[0]:span[1]] if span else None}
 
 
 class Answerer(Protocol):

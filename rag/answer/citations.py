@@ -11,12 +11,14 @@ and names included) found in the passage. A citation is verified when support re
 the language pair (an English sentence about an Arabic passage shares almost no keywords with it, so its
 threshold is lower). Thresholds are measured on XQuAD, see :data:`THRESHOLD_SAME`.
 
-What happens to a sentence (see :func:`check`):
-- a cited passage supports it: kept, ``verified=True``; other cited passages that do not are dropped;
+What happens to a sentence (see :func:`check`), each judged per passage by :mod:`rag.answer.labels`:
+- a cited passage supports it: kept with the strongest label it reaches (``quoted``, ``supported`` or
+  ``related``: the score says it is about the passage, the name and word checks say how far that goes),
+  and the passage sentences it rests on as ``evidence``; other cited passages that do not are dropped;
 - none does, but another given passage does: re-attributed there (``reattributed=True``);
-- no passage does: ``flagged=True``; the passages it cited stay, ``verified=False``; numbers that refer to
-  no passage (``[9]`` of 5) are dropped;
-- the sentence says the passages do not answer (the prompt's fixed sentence): kept, not flagged.
+- no passage does: ``unsupported``, ``flagged=True``; the passages it cited stay (with their closest
+  sentences as evidence), ``verified=False``; numbers that refer to no passage (``[9]`` of 5) are dropped;
+- the sentence says the passages do not answer (the prompt's fixed sentence): kept, label ``none``.
 
 Numbers are checked apart from the score: a passage supports a sentence only if every number the sentence
 states (digits, any script, separators ignored) occurs in that passage. Measured with a real 1.5B model, a
@@ -35,7 +37,9 @@ from index.arabic import keyword_terms, language, normalize, split_sentences, to
 from index.embedders import Embedder
 
 from ..retrieval import Hit
-from .base import AnswerSentence, Citation, citation_for
+from .base import (NO_CLAIM, QUOTED, RELATED, SUPPORTED, UNSUPPORTED, AnswerSentence, Citation, Evidence,
+                   citation_for)
+from .labels import RANK, NameBook, Verdict, capitalised_inside, claim_names, judge
 from .sentence_vectors import CACHE_SIZE as SENTENCE_CACHE, SentenceVectors
 from .prompt import NO_ANSWER
 
@@ -142,6 +146,8 @@ class Support:
     lexical: float
     span: tuple[int, int]
     numbers_ok: bool = True
+    #: every passage sentence as (span, its own support), best first: the evidence is chosen from these
+    ranked: tuple[tuple[tuple[int, int], float], ...] = ()
 
     def supports(self, threshold: float) -> bool:
         return self.numbers_ok and self.score >= threshold
@@ -195,8 +201,9 @@ class SupportScorer:
                          for c, t in zip(cos, p_sent_terms[j])]
                 best = int(np.argmax(local))
                 cosine = float(np.max(cos))
+                order = sorted(range(n), key=lambda k: -local[k])
                 row.append(Support(cosine + self.lexical_weight * lexical, cosine, lexical, p_spans[j][best],
-                                   numbers <= p_numbers[j]))
+                                   numbers <= p_numbers[j], tuple((p_spans[j][k], local[k]) for k in order)))
             out.append(row)
         return out
 
@@ -208,24 +215,30 @@ def threshold_for(sentence: str, passage: str, same: float = THRESHOLD_SAME,
 
 
 def check(reply: str, given: Sequence[Hit], scorer: SupportScorer,
-          same: float = THRESHOLD_SAME, cross: float = THRESHOLD_CROSS) -> CheckResult:
-    """Verify, re-attribute or flag the citations of ``reply``, whose ``[n]`` refer to ``given`` (1-based).
+          same: float = THRESHOLD_SAME, cross: float = THRESHOLD_CROSS, question: str = "") -> CheckResult:
+    """Label, re-attribute or flag the citations of ``reply``, whose ``[n]`` refer to ``given`` (1-based).
 
     The threshold is chosen per sentence and passage by their languages (``index.arabic.language``), so an
-    answer that drifts into another language than the question's is still checked fairly. Returns answer
-    sentences whose citation numbers are renumbered 1..k in order of first use (as the extractive answerer
-    numbers them), and the citations those numbers refer to.
+    answer that drifts into another language than the question's is still checked fairly. Each sentence is
+    judged against each passage (:func:`rag.answer.labels.judge`: a label and the evidence sentences); of
+    the passages it cites it keeps those not ``unsupported``, and its label is the strongest among them.
+    Returns answer sentences whose citation numbers are renumbered 1..k in order of first use (as the
+    extractive answerer numbers them), and the citations those numbers refer to; a citation is ``verified``
+    (internally) when its sentence is at least ``related``.
     """
     parsed = parse_reply(reply)
     stats: dict[str, Any] = {"sentences": len(parsed), "markers": 0, "out_of_range": [], "verified": 0,
                              "reattributed": 0, "unsupported": 0, "dropped": 0, "flagged": 0,
-                             "numbers_unsupported": 0}
+                             "numbers_unsupported": 0, "names_unsupported": 0,
+                             "labels": {k: 0 for k in (QUOTED, SUPPORTED, RELATED, UNSUPPORTED, NO_CLAIM)}}
     if not parsed:
         return CheckResult([], [], stats)
     passages = [h.chunk.text for h in given]
-    support = scorer.matrix([p.text for p in parsed], passages, [h.chunk.title or "" for h in given]) \
-        if passages else [[] for _ in parsed]
+    titles = [h.chunk.title or "" for h in given]
+    support = scorer.matrix([p.text for p in parsed], passages, titles) if passages else [[] for _ in parsed]
     p_lang = [language(p) for p in passages]
+    book = NameBook()
+    capitalised = capitalised_inside([p.text for p in parsed])
     # One number per supporting sentence (passage + span), as the extractive answerer numbers its quotes:
     # two answer sentences backed by the same passage sentence share it.
     numbers: dict[tuple[int, tuple[int, int], bool, bool], int] = {}
@@ -242,31 +255,54 @@ def check(reply: str, given: Sequence[Hit], scorer: SupportScorer,
             citations.append(replace(c, verified=verified, reattributed=reattributed))
         return numbers[key]
 
+    def evidence(j: int, verdict: Verdict, number: int) -> list[Evidence]:
+        c = given[j].chunk
+        return [Evidence(c.text[a:b], (c.start + a, c.start + b), round(float(sc), 4), number)
+                for (a, b), sc in verdict.evidence]
+
+    def sentence(text: str, cited: list[tuple[int, Verdict]], label: str, reattributed: bool = False,
+                 flagged: bool = False) -> AnswerSentence:
+        ok = not flagged
+        nums, ev = [], []
+        for j, v in cited:
+            n = cite(j, row[j], ok, reattributed)
+            nums.append(n)
+            ev.extend(evidence(j, v, n))
+        stats["labels"][label] += 1
+        return AnswerSentence(text, tuple(nums), flagged=flagged, label=label, evidence=tuple(ev))
+
     for i, sent in enumerate(parsed):
         s_lang = language(sent.text)
         thresholds = [same if pl == s_lang else cross for pl in p_lang]
+        names = claim_names(sent.text, book, capitalised)
         stats["markers"] += len(sent.markers)
         valid = [n - 1 for n in sent.markers if 1 <= n <= len(given)]
         stats["out_of_range"].extend(n for n in sent.markers if not 1 <= n <= len(given))
         row = support[i]
-        ok = [j for j in valid if row[j].supports(thresholds[j])]
-        stats["numbers_unsupported"] += sum(1 for j in valid if row[j].score >= thresholds[j] and not row[j].numbers_ok)
+        verdicts = [judge(names, sent.text, passages[j], titles[j], row[j].score, thresholds[j],
+                          row[j].numbers_ok, row[j].ranked, question) for j in range(len(given))]
+        stats["numbers_unsupported"] += sum(1 for j in valid if verdicts[j].reason == "number"
+                                            and row[j].score >= thresholds[j])
+        stats["names_unsupported"] += sum(1 for j in valid if verdicts[j].reason == "name")
+        ok = [j for j in valid if verdicts[j].label != UNSUPPORTED]
         if ok:
+            best = min(RANK[verdicts[j].label] for j in ok)
+            label = next(verdicts[j].label for j in ok if RANK[verdicts[j].label] == best)
             stats["verified"] += len(ok)
             stats["dropped"] += len(valid) - len(ok)
-            sentences.append(AnswerSentence(sent.text, tuple(cite(j, row[j], True, False) for j in ok)))
+            sentences.append(sentence(sent.text, [(j, verdicts[j]) for j in ok], label))
             continue
         if not sent.markers and is_no_answer(sent.text):
-            sentences.append(AnswerSentence(sent.text, ()))
+            stats["labels"][NO_CLAIM] += 1
+            sentences.append(AnswerSentence(sent.text, (), label=NO_CLAIM))
             continue
-        best = max((j for j in range(len(given)) if row[j].numbers_ok), key=lambda j: row[j].score - thresholds[j],
-                   default=None)
-        if best is not None and row[best].supports(thresholds[best]):
+        alt = [j for j in range(len(given)) if verdicts[j].label != UNSUPPORTED]
+        if alt:
+            j = min(alt, key=lambda j: (RANK[verdicts[j].label], -(row[j].score - thresholds[j])))
             stats["reattributed"] += 1
-            sentences.append(AnswerSentence(sent.text, (cite(best, row[best], True, True),)))
+            sentences.append(sentence(sent.text, [(j, verdicts[j])], verdicts[j].label, reattributed=True))
             continue
         stats["unsupported"] += len(valid)
         stats["flagged"] += 1
-        sentences.append(AnswerSentence(sent.text, tuple(cite(j, row[j], False, False) for j in valid),
-                                        flagged=True))
+        sentences.append(sentence(sent.text, [(j, verdicts[j]) for j in valid], UNSUPPORTED, flagged=True))
     return CheckResult(sentences, citations, stats)

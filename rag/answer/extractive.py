@@ -26,7 +26,7 @@ from index.embedders import Embedder
 from ..messages import refusal_sentences
 from ..retrieval import Hit, Retrieval
 from . import crossling
-from .base import Answer, AnswerSentence, citation_for, drain
+from .base import QUOTED, Answer, AnswerSentence, Evidence, citation_for, drain
 from .question_type import answer_span, is_fragment, place_names, question_kind, type_spans
 from .sentence_vectors import SentenceVectors
 
@@ -181,7 +181,9 @@ class ExtractiveAnswerer:
         for c in chosen:
             number = numbers.setdefault(c.hit.chunk.id, len(numbers) + 1)
             by_passage.setdefault(number, []).append(c)
-            sentences.append(AnswerSentence(c.text, (number,), answer_span=answer_span(scored.kind, c.text, question)))
+            # the sentence is its own evidence: quoted by construction
+            sentences.append(AnswerSentence(c.text, (number,), answer_span=answer_span(scored.kind, c.text, question),
+                                            label=QUOTED, evidence=(Evidence(c.text, c.span, round(c.score, 4), number),)))
             yield f"{c.text} [{number}]"
         citations = tuple(citation_for(n, cs[0].hit, [c.span for c in cs], max(c.score for c in cs))
                           for n, cs in by_passage.items())

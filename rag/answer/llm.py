@@ -42,7 +42,7 @@ from ..config import Settings
 from ..conversation import is_follow_up
 from ..messages import message
 from ..retrieval import Retrieval
-from .base import Answer, AnswerSentence, citation_for, drain
+from .base import RELATED, Answer, AnswerSentence, citation_for, drain, sentence_json
 from .citations import THRESHOLD_CROSS, THRESHOLD_SAME, SupportScorer, check, is_no_answer
 from .extractive import ExtractiveAnswerer
 from .prompt import build_prompt, rewrite_messages
@@ -283,7 +283,8 @@ class LLMAnswerer:
         meta["reply"] = reply
         if not reply:
             return (yield from self._fallback(question, retrieval, lang, "empty", meta, {}, shown))
-        result = check(reply, plan.given, self.scorer, self.same, self.cross)
+        result = check(reply, plan.given, self.scorer, self.same, self.cross,
+                       f"{question} {retrieval.query.text}")  # what was asked and what was searched
         timings = {"llm_first_token": (first or generated) - started, "llm_generate": generated - started,
                    "verify": time.perf_counter() - generated}
         meta.update({"citation_check": result.stats, "reply_language": language(reply),
@@ -291,9 +292,14 @@ class LLMAnswerer:
         if result.verified == 0:
             if all(is_no_answer(x.text) for x in result.sentences) or (not result.sentences and is_no_answer(reply)):
                 return self._refusal(question, plan.given, lang, meta, timings)
+            # The rejected reply's sentences as checked, labels and evidence: why the model's answer is not shown.
+            meta["rejected_sentences"] = [sentence_json(x) for x in result.sentences]
             return (yield from self._fallback(question, retrieval, lang, "no_citation", meta, {}, shown))
         flagged = sum(1 for x in result.sentences if x.flagged)
         notes = (FLAGGED_NOTE.get(lang, FLAGGED_NOTE["en"]).format(n=flagged),) if flagged else ()
+        related = sum(1 for x in result.sentences if x.label == RELATED)
+        if related:  # kept, but not confirmed: say so rather than let the citation vouch for it
+            notes += (message("related_note", lang, n=str(related)),)
         evidence = max(c.score for c in result.citations if c.verified)
         return Answer(question, tuple(result.sentences), tuple(result.citations), False, lang, self.name,
                       notes=notes, evidence=evidence, timings=timings, meta=meta)
