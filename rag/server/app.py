@@ -13,6 +13,7 @@ from typing import Any, Literal
 from fastapi import Body, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -64,9 +65,11 @@ def create_app(settings: Settings, pipeline: Pipeline | None = None, api_key: st
     """The app over ``settings.index_dir``. ``api_key`` (the CLI passes ``$RAG_API_KEY``): bearer auth on
     every route but /health. CORS is on only for the origins in ``settings.serve_cors_origins``."""
     pipe = pipeline or Pipeline(settings)
-    app = FastAPI(title="rag-news", version="1",
-                  description="Cited question answering over a news archive: OpenAI-compatible chat, search, "
-                              "ingest. See README, section 'HTTP API'.")
+    # FastAPIOffline: /docs serves Swagger UI's script and style from the package, not from a CDN the
+    # browser of an offline newsroom machine cannot reach
+    app = FastAPIOffline(title="rag-news", version="1",
+                         description="Cited question answering over a news archive: OpenAI-compatible chat, "
+                                     "search, ingest. See README, section 'HTTP API'.")
     app.state.pipeline = pipe
     _errors(app)
     _routes(app, settings, pipe)

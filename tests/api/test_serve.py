@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -248,7 +249,11 @@ def test_every_route_but_health_needs_the_key(server):
         assert good.get("/v1/models").status_code == 200
         cors = good.get("/v1/models", headers={"origin": "http://newsroom.example"})
         assert "access-control-allow-origin" not in cors.headers   # CORS is off unless configured
-        assert good.get("/docs").status_code == 200
+        docs = good.get("/docs")
+        assert docs.status_code == 200 and "cdn" not in docs.text.lower()   # offline: no CDN script
+        script = re.search(r'src="([^"]+swagger-ui-bundle\.js)"', docs.text)
+        assert script and good.get(script.group(1)).status_code == 200 and "SwaggerUIBundle" in good.get(
+            script.group(1)).text
     with pytest.raises(openai.AuthenticationError):
         server.client(key="wrong-key").models.list()
     assert KEY not in server.log.read_text()
