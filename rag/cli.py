@@ -1052,17 +1052,6 @@ def ui(ctx: click.Context, host: str | None, port: int | None, no_build: bool) -
     ctx.exit(code)
 
 
-def _loopback(host: str) -> bool:
-    import ipaddress
-
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a name: it may resolve to anything
-
-
 @main.command("serve")
 @_index_opt
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1: this machine only; any other "
@@ -1078,7 +1067,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     _serving()
     s = _settings(ctx).with_overrides(serve_host=host, serve_port=port)
     key = os.environ.get("RAG_API_KEY", "")
-    if not key and not _loopback(s.serve_host):
+    from .hosts import is_loopback
+
+    if not key and not is_loopback(s.serve_host):
         raise UsageFail(f"refusing to listen on {s.serve_host} without an API key: anyone who can reach it could "
                         "read and change the archive. Set RAG_API_KEY (clients then send `Authorization: Bearer "
                         "<key>`), or bind 127.0.0.1")

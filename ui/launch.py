@@ -6,7 +6,6 @@ variables, which the page reads back with :func:`rag.config.load_settings` exact
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 import signal
 import socket
@@ -16,20 +15,11 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 from rag.config import Settings
+from rag.hosts import is_loopback
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = Path(__file__).resolve().parent / "app.py"
 SEEDS = ROOT / "seeds"
-
-
-def is_loopback(host: str) -> bool:
-    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def settings_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:

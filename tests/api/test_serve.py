@@ -311,7 +311,7 @@ def test_the_llm_answerer_streams_tokens_and_answers_as_rag_ask_does(index, tmp_
 
 
 def test_only_loopback_addresses_count_as_loopback():
-    from rag.cli import _loopback
+    from rag.hosts import is_loopback as _loopback
 
     assert all(_loopback(h) for h in ("127.0.0.1", "127.8.0.1", "::1", "[::1]", "localhost", "LOCALHOST"))
     assert not any(_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.5", "10.0.0.1", "example.com",
