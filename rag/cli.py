@@ -576,20 +576,20 @@ def _render(answer: Any, color: bool, with_answer: bool = True, language: str | 
         lines.append(f"[{c.number}] {c.title}" + (f" — {meta}" if meta else ""))
         if c.origin:
             lines.append(f"    ↳ {c.origin}")
-        passage = _marked(c.passage, c.spans_in_passage, color) if color and not answer.refused else c.passage
+        passage = _marked(c.passage, c.spans_in_passage) if color and not answer.refused else c.passage
         lines.extend("    " + p for p in passage.splitlines() if p.strip())
     for note in answer.notes:
         lines.append(f"({note})")
     return "\n".join(lines).rstrip()
 
 
-def _marked(text: str, spans: Any, color: bool = True) -> str:
-    """``text`` with each of ``spans`` bold and underlined (on a terminal; else between ``**``)."""
+def _marked(text: str, spans: Any) -> str:
+    """``text`` with each of ``spans`` bold and underlined, for a terminal (overlapping spans merge)."""
     out, at = [], 0
     for a, b in sorted(spans):
         a, b = max(a, at), max(b, at)
         out.append(text[at:a])
-        out.append(click.style(text[a:b], bold=True, underline=True) if color else f"**{text[a:b]}**")
+        out.append(click.style(text[a:b], bold=True, underline=True))
         at = b
     return "".join(out) + text[at:]
 
