@@ -33,7 +33,7 @@ from .helpers import (
     write_stories,
 )
 
-N_LONG = 120   # one chunk each: long enough (≥ 25 s here) to be interrupted, looked at and resumed
+N_LONG = 400   # one chunk each: still embedding when interrupted even on a quiet machine (~25 articles/s)
 N_SHORT = 8
 
 
