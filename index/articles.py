@@ -368,6 +368,20 @@ def _collapse(s: str) -> str:
     return " ".join(s.split())
 
 
+def block_lines(root: Any) -> list[str]:
+    """The visible text under a parsed element, one line per paragraph/block (``<br>`` and block tags break
+    lines, table cells are kept apart), whitespace collapsed: what sentence splitting and offsets rely on."""
+    for tag in root.find_all(True):
+        if tag.name == "br":
+            tag.replace_with(_BREAK)
+        elif tag.name in _BLOCKS:
+            tag.insert_before(_BREAK)
+            tag.insert_after(_BREAK)
+        elif tag.name in ("td", "th"):
+            tag.insert_after(" ")
+    return [c for c in map(_collapse, root.get_text().split(_BREAK)) if c]
+
+
 def _read_html(text: str, path: str) -> Iterator[Article | ReadError]:
     """Visible text of <article> (else <body>); title, date, source, url from the markup.
 
@@ -399,16 +413,7 @@ def _read_html(text: str, path: str) -> Iterator[Article | ReadError]:
     h1 = soup.find("h1")
     h1_text = _collapse(h1.get_text(" ")) if h1 else ""
     title = _collapse(meta.get("og:title", "")) or h1_text or page_title
-    root = soup.find("article") or soup.body or soup
-    for tag in root.find_all(True):
-        if tag.name == "br":
-            tag.replace_with(_BREAK)
-        elif tag.name in _BLOCKS:
-            tag.insert_before(_BREAK)
-            tag.insert_after(_BREAK)
-        elif tag.name in ("td", "th"):
-            tag.insert_after(" ")
-    lines = [c for c in map(_collapse, root.get_text().split(_BREAK)) if c]
+    lines = block_lines(soup.find("article") or soup.body or soup)
     while lines and lines[0] in {title, h1_text}:  # the headline is the title, not the text
         lines.pop(0)
     if not lines:

@@ -94,20 +94,14 @@ def fragment_text(html: str) -> str:
     """An HTML fragment (a feed entry's content) as text, one line per paragraph/block."""
     from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
-    from .articles import _BLOCKS, _BREAK, _collapse
+    from .articles import block_lines
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         soup = BeautifulSoup(html, "html.parser")
     for tag in soup.find_all(["script", "style", "noscript", "template", "svg", "iframe"]):
         tag.decompose()
-    for tag in soup.find_all(True):
-        if tag.name == "br":
-            tag.replace_with(_BREAK)
-        elif tag.name in _BLOCKS:
-            tag.insert_before(_BREAK)
-            tag.insert_after(_BREAK)
-    return "\n".join(c for c in map(_collapse, soup.get_text().split(_BREAK)) if c)
+    return "\n".join(block_lines(soup))
 
 
 #: Hidden markup trafilatura would keep: not shown to a reader, so not part of the story.

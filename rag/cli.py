@@ -13,8 +13,9 @@ import shlex
 import signal
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import click
 from click.core import ParameterSource
@@ -67,6 +68,25 @@ class UsageFail(Fail):
 
 def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
+
+
+@contextmanager
+def _snapshot(index_dir: Path) -> Iterator[Any]:
+    """One consistent read of the index for a command that only reads it; a missing or unreadable index is
+    one plain line (exit 1) naming the folder."""
+    from index.store import IndexInvalid, IndexMissing, Store
+
+    try:
+        store = Store(index_dir)
+        try:
+            with store.snapshot() as snap:
+                yield snap
+        finally:
+            store.close()
+    except IndexMissing:
+        raise Fail(f"no index at {index_dir}: build one with `rag index build seeds/`") from None
+    except IndexInvalid as exc:
+        raise Fail(str(exc)) from exc
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -487,18 +507,9 @@ def _top_sources(status: dict[str, Any]) -> str:
 @click.pass_context
 def index_sources(ctx: click.Context, as_json: bool) -> None:
     """Every source with its article count and date range, most articles first (names for --source)."""
-    from index.store import IndexInvalid, IndexMissing, Store
-
     s = _settings(ctx)
-    try:
-        store = Store(s.index_dir)
-        with store.snapshot() as snap:
-            rows = snap.source_stats()
-        store.close()
-    except IndexMissing:
-        raise Fail(f"no index at {s.index_dir}: build one with `rag index build seeds/`") from None
-    except IndexInvalid as exc:
-        raise Fail(str(exc)) from exc
+    with _snapshot(s.index_dir) as snap:
+        rows = snap.source_stats()
     if as_json:
         _dump(rows)
         return
@@ -794,21 +805,10 @@ def show(ctx: click.Context, article: str, as_json: bool) -> None:
     """Print an article with its metadata and origins. ARTICLE is its content id (`article_id` in --json),
     its own id from the source file, or a file path with an optional #POSITION or :POSITION (as a citation
     shows it: the indexed folder's name and the path inside it; or a path from here, or absolute)."""
-    from index.store import IndexInvalid, IndexMissing, Store
-
     s = _settings(ctx)
-    try:
-        store = Store(s.index_dir)
-    except IndexMissing:
-        raise Fail(f"no index at {s.index_dir}: build one with `rag index build seeds/`") from None
-    except IndexInvalid as exc:
-        raise Fail(str(exc)) from exc
-    try:
-        with store.snapshot() as snap:
-            ids = _find_articles(snap, article.strip())
-            records = [(snap.article(a), snap.origins_of([a]).get(a, [])) for a in ids]
-    finally:
-        store.close()
+    with _snapshot(s.index_dir) as snap:
+        ids = _find_articles(snap, article.strip())
+        records = [(snap.article(a), snap.origins_of([a]).get(a, [])) for a in ids]
     if not ids:
         from index.sources import quote
 
