@@ -195,3 +195,15 @@ def test_the_short_answer_is_marked_inside_its_sentence_and_escaped() -> None:
     no_live_markup(markup)
     bad = Answer("q", (AnswerSentence("abc", (1,), answer_span=(5, 9)),), (), False, "en", "extractive")
     assert "rag-answer-span" not in render.answer_html(bad)          # out-of-range spans are dropped
+
+
+def test_llm_evidence_from_an_article_with_markup_stays_text() -> None:
+    """The evidence sentence comes from article text: markup in it is shown, never run (as the claim)."""
+    from rag.answer.base import Evidence
+
+    ev = f"قال المتحدث {SCRIPT} و{IMG} في بيان."
+    claim = AnswerSentence(f"The spokesman said {IMG}.", (1,), label="related",
+                           evidence=(Evidence(ev, (0, len(ev)), 0.9, 1),))
+    markup = render.evidence_html(Answer("q", (claim,), (), False, "en", "llm"))
+    assert markup is not None and "&lt;script&gt;" in markup
+    no_live_markup(markup)
