@@ -119,6 +119,19 @@ def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def machine_line() -> str:
+    """One line for a load test's report: architecture, cores and the load average at the end of the run
+    (the figures depend on what else ran on the 2 shared cores)."""
+    return (f"{platform.machine()}, {os.cpu_count()} cores, load average "
+            + " ".join(f"{x:.1f}" for x in os.getloadavg()))
+
+
+def key_value_table(rows: list[tuple[str, Any]], errors: list[str] = ()) -> str:
+    """A load test's result as aligned ``name  value`` lines, then one line per sampled error."""
+    width = max(len(k) for k, _ in rows)
+    return "\n".join([f"{k:<{width}}  {v}" for k, v in rows] + [f"  error: {e}" for e in errors])
+
+
 def machine() -> dict[str, Any]:
     """What the figures ran on (2 shared cores here: other engineers' test runs load them too)."""
     import faiss

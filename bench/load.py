@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import threading
 import time
@@ -28,6 +26,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.common import key_value_table, machine_line  # noqa: E402
 
 #: XQuAD-ar as shared beside the repository (shared/data/xquad-ar), else as on the development machine.
 XQUAD_AR = next((p for p in (ROOT.parent / "shared" / "data" / "xquad-ar" / "xquad.ar.json",) if p.is_file()),
@@ -123,8 +123,7 @@ def run(index: Path, questions: list[str], threads: int, seconds: float, k: int 
         "answers_per_second": round(len(latencies) / wall, 3) if wall else 0.0,
         "latency_p50": round(percentile(latencies, 50), 3), "latency_p95": round(percentile(latencies, 95), 3),
         "latency_max": round(max(latencies), 3) if latencies else None,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average "
-                   + " ".join(f"{x:.1f}" for x in os.getloadavg()),
+        "machine": machine_line(),
     }
 
 
@@ -134,10 +133,7 @@ def table(r: dict[str, Any]) -> str:
             ("latency p95 (s)", r["latency_p95"]), ("latency max (s)", r["latency_max"]),
             ("refused", r["refused"]), ("errors", r["errors"]), ("pipeline load (s)", r["load_seconds"]),
             ("machine", r["machine"])]
-    width = max(len(k) for k, _ in rows)
-    lines = [f"{k:<{width}}  {v}" for k, v in rows]
-    lines += [f"  error: {e}" for e in r["error_samples"]]
-    return "\n".join(lines)
+    return key_value_table(rows, r["error_samples"])
 
 
 def main(argv: list[str] | None = None) -> int:

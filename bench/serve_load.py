@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -30,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.common import key_value_table, machine_line  # noqa: E402
 from bench.load import XQUAD_AR, build_squad_index, load_questions, percentile  # noqa: E402
 
 MAX_STREAMS, MAX_SECONDS = 64, 600.0
@@ -133,8 +133,7 @@ def run(index: Path, questions: list[str], streams: int, seconds: float) -> dict
         "first_chunk_p50": round(percentile(first, 50), 3), "first_chunk_p95": round(percentile(first, 95), 3),
         "latency_p50": round(percentile(total, 50), 3), "latency_p95": round(percentile(total, 95), 3),
         "latency_max": round(max(total), 3) if total else None,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, load average "
-                   + " ".join(f"{x:.1f}" for x in os.getloadavg()),
+        "machine": machine_line(),
     }
 
 
@@ -145,8 +144,7 @@ def table(r: dict[str, Any]) -> str:
             ("latency p95 (s)", r["latency_p95"]), ("latency max (s)", r["latency_max"]),
             ("refused", r["refused"]), ("errors", r["errors"]), ("server tracebacks", r["server_tracebacks"]),
             ("server start (s)", r["server_startup_seconds"]), ("machine", r["machine"])]
-    width = max(len(k) for k, _ in rows)
-    return "\n".join([f"{k:<{width}}  {v}" for k, v in rows] + [f"  error: {e}" for e in r["error_samples"]])
+    return key_value_table(rows, r["error_samples"])
 
 
 def main(argv: list[str] | None = None) -> int:
