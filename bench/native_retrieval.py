@@ -140,7 +140,7 @@ def collect(root: Path, questions: Sequence[Any], vectors: dict[str, np.ndarray]
                 qvec = vectors[q.question] = embedder.embed_query(q.question)
             terms = keyword_terms(q.question)
             with store.snapshot() as snap:
-                dense = snap.dense(qvec, 50, None)
+                dense = snap.dense(qvec, 50)
                 keyword, weight, below = [], 0.0, {}
                 if terms:
                     keyword = snap.keyword(terms, 50)

@@ -415,6 +415,11 @@ class Backend(Protocol):
         EmbedderMismatch when the index holds another vector space."""
         ...
 
+    def holder(self) -> str | None:
+        """Who holds the writer lock now ("PID … (since …)"), or None; read-only, never takes the lock (the
+        CLI refuses early with index.lock.locked_message instead of loading a model first)."""
+        ...
+
     def first_build(self) -> FirstBuild | None:
         """The state of an unfinished first build, or None (complete index, or no index and no writer).
         Read-only and lock-free: it must never slow the writer down."""
@@ -427,6 +432,11 @@ class Backend(Protocol):
 
     def describe(self) -> str:
         """Where the index is, for messages (as Reader.location)."""
+        ...
+
+    def instance_key(self) -> str:
+        """Cheap token that changes when an index is created anew at the same place (a folder removed and
+        built again): a long-lived process (the UI) keeps one Reader per key. "" when there is no index."""
         ...
 
 

@@ -890,6 +890,23 @@ def stored(root: Path | str) -> tuple[dict[str, tuple[str, str]], set[str]]:
     return origins, articles
 
 
+def stored_passages(root: Path | str, identity: str) -> Iterator[tuple[str, str, np.ndarray]]:
+    """(title, chunk text, vector) of every chunk of the index folder ``root`` if it was embedded in the space
+    ``identity`` (nothing otherwise): `rag eval` lends the vectors of its other evaluation indexes to a new
+    one instead of embedding the same passages again. Read-only; the catalog is never written."""
+    conn = sqlite3.connect(f"file:{quote(str(catalog_path(root)))}?mode=ro", uri=True)
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+        if meta.get("identity") != identity:
+            return
+        for title, text, vec in conn.execute(
+                "SELECT a.title, substr(a.text, c.start + 1, c.end - c.start), c.vector "
+                "FROM chunks c JOIN articles a ON a.id = c.article_id"):
+            yield title, text, np.frombuffer(vec, dtype=np.float32)
+    finally:
+        conn.close()
+
+
 class LocalBackend:
     """The default backend (index/backend.py): one index folder, SQLite catalog + FAISS file per generation,
     exactly as before the seam: same files, same behaviour, no migration."""
@@ -913,6 +930,9 @@ class LocalBackend:
                first_build: dict[str, Any] | None = None) -> "Writer":
         return Writer(self.root, embedder_spec, identity, dim, chunking, fresh=fresh, first_build=first_build)
 
+    def holder(self) -> str | None:
+        return holder(self.root)
+
     def first_build(self) -> FirstBuild | None:
         return first_build(self.root)
 
@@ -921,6 +941,13 @@ class LocalBackend:
 
     def describe(self) -> str:
         return str(self.root)
+
+    def instance_key(self) -> str:
+        """The catalog file's inode: a folder built again from nothing gets a new file."""
+        try:
+            return str(catalog_path(self.root).stat().st_ino)
+        except OSError:
+            return ""
 
     def __repr__(self) -> str:
         return f"LocalBackend({str(self.root)!r})"
