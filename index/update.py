@@ -18,7 +18,7 @@ chunks are all embedded and returns with ``interrupted`` set. A run that changed
 """
 from __future__ import annotations
 
-import sqlite3
+import os
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -32,7 +32,8 @@ from .arabic import keyword_terms
 from .articles import Article, ReadError, WalkStats, count_articles, iter_files, read_file, read_paths
 from .chunking import Chunk, ChunkingPolicy, chunk_article, embedding_text
 from .embedders import Embedder
-from .store import IndexInvalid, Writer, _connect, exists, path_under
+from .backend import Backend, IndexWriter
+from .store import LocalBackend, path_under
 
 #: Chunks embedded together and published together at a checkpoint (the crash tests count in these).
 EMBED_BATCH = 64
@@ -114,14 +115,20 @@ def article_id(article: Article) -> str:
     return article.content_hash[:20]
 
 
-def update_index(root: Path | str, paths: Iterable[str | Path], embedder: Embedder, embedder_spec: str,
+def as_backend(index: Backend | Path | str) -> Backend:
+    """A backend as given, or the local backend of an index folder (the many callers that pass a path)."""
+    return LocalBackend(index) if isinstance(index, (str, os.PathLike)) else index
+
+
+def update_index(root: Backend | Path | str, paths: Iterable[str | Path], embedder: Embedder, embedder_spec: str,
                  policy: ChunkingPolicy = ChunkingPolicy(), *, prune_all: bool = False, fresh: bool = False,
                  progress: Callable[[Progress], None] | None = None,
                  checkpoint_seconds: float = 60.0,
                  articles: Iterable[Article | ReadError] | None = None,
                  stop: Callable[[], bool] | None = None, total_articles: int | None = None,
                  exclude: Iterable[str] = ()) -> UpdateReport:
-    """Bring the index at ``root`` in line with the articles under ``paths``.
+    """Bring the index at ``root`` (a Backend, or an index folder for the local one) in line with the
+    articles under ``paths``.
 
     ``prune_all`` (build): origins not seen in this run are removed wherever they came from; otherwise only
     those under the given paths are. ``fresh``: start from an empty index (in one transaction, so the old
@@ -143,15 +150,16 @@ def update_index(root: Path | str, paths: Iterable[str | Path], embedder: Embedd
     policy = ChunkingPolicy(policy.target_tokens, min(policy.max_tokens, embedder.max_tokens - 2),
                             policy.overlap_tokens)
     note = {"paths": [Path(p).expanduser().resolve().as_posix() for p in paths], "total": total_articles}
-    with Writer(root, embedder_spec, embedder.identity, embedder.dim, policy.describe(), fresh=fresh,
-                first_build=note) as writer:
+    backend = as_backend(root)
+    with backend.writer(embedder_spec, embedder.identity, embedder.dim, policy.describe(), fresh=fresh,
+                        first_build=note) as writer:
         if writer.rechunk:
-            raise ValueError(f"the index at {root} was chunked with other settings ({writer.info.chunking}); "
+            raise ValueError(f"the index at {backend.describe()} was chunked with other settings ({writer.info.chunking}); "
                              "run `rag index build` to re-chunk it")
         report.first_build = writer.first_build() is not None
         if report.first_build and total_articles is not None:
             writer.note_first_build(total=total_articles)
-        report.articles_before = 0 if fresh else writer.conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+        report.articles_before = 0 if fresh else writer.counts()["articles"]
         seen: set[str] = set()
         failed: set[str] = set()
         feeds: set[str] = set()  # feed files read this run: entries that scrolled out of them are kept
@@ -241,8 +249,8 @@ def update_index(root: Path | str, paths: Iterable[str | Path], embedder: Embedd
             writer.finish_first_build()
         writer.remove_orphans()
         report.generation = writer.commit() if writer.dirty else writer.info.generation
-        report.articles = writer.conn.execute("SELECT count(*) FROM articles").fetchone()[0]
-        report.chunks = writer.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        counts = writer.counts()
+        report.articles, report.chunks = counts["articles"], counts["chunks"]
     return _finish(report, started)
 
 
@@ -303,7 +311,7 @@ def _under_failed(path: str, failed: set[str]) -> bool:
     return any(path.startswith(f.rstrip("/") + "/") for f in failed)
 
 
-def _embed_and_store(writer: Writer, batch: list[_Pending], embedder: Embedder, report: UpdateReport,
+def _embed_and_store(writer: IndexWriter, batch: list[_Pending], embedder: Embedder, report: UpdateReport,
                      state: Progress, progress: Callable[[Progress], None] | None, pacer: _Pacer,
                      stop: Callable[[], bool] | None) -> bool:
     """Embed the chunks of several articles together, longest first (less padding), then store each.
@@ -375,26 +383,14 @@ class UpdatePlan:
         return out
 
 
-def plan(root: Path | str, paths: Iterable[str | Path], *, prune_all: bool = False, fresh: bool = False,
+def plan(root: Backend | Path | str, paths: Iterable[str | Path], *, prune_all: bool = False, fresh: bool = False,
          embedder: Embedder | None = None, policy: ChunkingPolicy = ChunkingPolicy(),
          exclude: Iterable[str] = ()) -> UpdatePlan:
     """The same diff :func:`update_index` makes (origins, content ids, removal scope, failed files keep their
     articles), read-only: no lock, no embedding. With ``embedder`` it also counts the chunks to embed."""
     paths = [Path(p) for p in paths]
     out = UpdatePlan()
-    origins: dict[str, tuple[str, str]] = {}
-    if exists(Path(root)):
-        conn = _connect(Path(root))
-        try:
-            origins = {o: (a, p) for o, a, p in conn.execute("SELECT origin_id, article_id, path FROM origins")}
-            stored = {r[0] for r in conn.execute("SELECT id FROM articles")}
-        except sqlite3.DatabaseError as exc:
-            raise IndexInvalid(f"not a readable index catalog at {root}: {exc}: rebuild it with "
-                               "`rag index build`") from exc
-        finally:
-            conn.close()
-    else:
-        stored = set()
+    origins, stored = as_backend(root).stored()
     out.articles_before = len(stored)
     if policy and embedder is not None:
         policy = ChunkingPolicy(policy.target_tokens, min(policy.max_tokens, embedder.max_tokens - 2),

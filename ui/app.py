@@ -16,7 +16,7 @@ from typing import Any
 import streamlit as st
 
 from index.articles import SUPPORTED_SUFFIXES
-from index.store import catalog_path, first_build
+from index.backend import Backend, open_backend
 from rag.answer import Answer, names as answerer_names
 from rag.config import Settings, load_settings
 from rag.conversation import Conversation
@@ -49,21 +49,22 @@ def settings_from_args() -> Settings:
 
 
 @st.cache_resource(show_spinner="Loading the index and the model…", max_entries=4)
-def load_pipeline(index_dir: str, catalog_id: int, settings: Settings) -> Pipeline:
+def load_pipeline(index: str, instance: str, settings: Settings) -> Pipeline:
     """One Pipeline per index per process, shared by every browser tab: models and vectors load once.
 
-    The key is the index path plus the catalog file's inode, so a different index, or one rebuilt from
-    scratch at the same path, gets a fresh Pipeline; a plain update needs none (the Store reloads its
-    vectors on a new generation). Sharing is safe: the Store gives each thread its own SQLite connection.
+    The key is where the index is plus its backend's instance key (locally the catalog file's inode), so a
+    different index, or one rebuilt from scratch at the same place, gets a fresh Pipeline; a plain update
+    needs none (the reader reloads its vectors on a new generation). Sharing is safe: readers are
+    thread-safe (locally each thread gets its own SQLite connection).
     """
     return Pipeline(settings)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def archive(index_dir: str, generation: int, _pipe: Pipeline) -> tuple[dict, list[str]]:
+def archive(index: str, generation: int, _pipe: Pipeline) -> tuple[dict, list[str]]:
     """Archive figures and source names, recomputed only when the index generation changes."""
     with _pipe.store.snapshot() as snap:
-        return snap.status(Path(index_dir)), snap.sources()
+        return snap.status(), snap.sources()
 
 
 def article_dialog(pipe: Pipeline, article_id: str, span: Any) -> None:
@@ -167,7 +168,7 @@ def start_uploads(files: list[Any], settings: Settings, pipe: Pipeline) -> inges
         names[str(path)] = f.name
     if not saved:
         return ingest.UpdateJob(names={}, rejected=rejected, finished=0.0)
-    return ingest.start_update(settings.index_dir, saved, pipe.embedder, pipe.store.info.embedder,
+    return ingest.start_update(pipe.backend, saved, pipe.embedder, pipe.store.info.embedder,
                                names=names, rejected=rejected)
 
 
@@ -197,7 +198,7 @@ def add_articles(settings: Settings, pipe: Pipeline) -> None:
         except ingest.UploadRejected as exc:
             html(render.note_html(str(exc), "error"))
             return
-        state.job = ingest.start_update(settings.index_dir, [], pipe.embedder, pipe.store.info.embedder,
+        state.job = ingest.start_update(pipe.backend, [], pipe.embedder, pipe.store.info.embedder,
                                         articles=[article])
         st.rerun()
 
@@ -230,7 +231,7 @@ def sidebar(settings: Settings, pipe: Pipeline) -> tuple[Filters, int, str]:
     with st.sidebar:
         st.header("الأرشيف · Archive")
         generation = pipe.store.generation_on_disk()
-        status, sources = archive(str(settings.index_dir), generation, pipe)
+        status, sources = archive(pipe.backend.describe(), generation, pipe)
         html(render.status_html(status))
         st.subheader("البحث · Search")
         since = st.date_input("من · From", value=None, min_value=OLDEST, max_value=NEWEST, key="since")
@@ -270,14 +271,13 @@ def main() -> None:
         st.error(render.md_plain(str(exc)))
         st.stop()
     settings = settings.with_overrides(index_dir=Path(settings.index_dir).expanduser().resolve())
-    catalog = catalog_path(settings.index_dir)
     try:
-        pipe = load_pipeline(str(settings.index_dir), catalog.stat().st_ino if catalog.exists() else -1,
-                                   settings)
+        backend: Backend = open_backend(settings)
+        pipe = load_pipeline(backend.describe(), backend.instance_key(), settings)
     except (PipelineError, ValueError, OSError) as exc:
         st.error(render.md_plain(str(exc)))
         st.stop()
-    if (building := first_build(settings.index_dir)) is not None:  # as `rag index status` says it
+    if (building := backend.first_build()) is not None:  # as `rag index status` says it
         st.info(render.md_plain(f"The index is {building.describe()}: answers come from the articles indexed "
                                 "so far." + ("" if building.holder else " `rag index update …` continues it.")))
     state = st.session_state

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from index.articles import GZIP_SUFFIX, SUPPORTED_SUFFIXES, Article, file_type
+from index.backend import Backend
 from index.embedders import Embedder
 from index.update import Progress, UpdateReport, update_index
 from rag.config import Settings
@@ -199,20 +200,21 @@ class UpdateJob:
                 f"now {r.articles} articles ({r.seconds:.1f} s)")
 
 
-def start_update(index_dir: Path, paths: Sequence[Path], embedder: Embedder, embedder_spec: str, *,
+def start_update(index: Backend | Path, paths: Sequence[Path], embedder: Embedder, embedder_spec: str, *,
                  articles: Sequence[Article] | None = None, names: dict[str, str] | None = None,
                  rejected: Sequence[str] = ()) -> UpdateJob:
-    """Run ``update_index`` in a daemon thread and return the job to watch. The chat keeps answering
+    """Run ``update_index`` on ``index`` (a Backend, or an index folder) in a daemon thread and return the job
+    to watch. The chat keeps answering
     meanwhile: the update writes through its own connection, and the pipeline's Store picks up the new
     generation at the next question."""
     job = UpdateJob(names=dict(names or {}), rejected=list(rejected))
 
     def run() -> None:
         from index.lock import IndexLocked
-        from index.store import EmbedderMismatch, IndexInvalid
+        from index.backend import EmbedderMismatch, IndexInvalid
 
         try:
-            job.report = update_index(index_dir, list(paths), embedder, embedder_spec,
+            job.report = update_index(index, list(paths), embedder, embedder_spec,
                                       progress=job.on_progress, articles=articles)
         except IndexLocked as exc:   # its message names the other writer and what to do
             job.failure = str(exc)

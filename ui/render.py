@@ -278,9 +278,9 @@ def citation_html(c: Citation, highlight: bool = True) -> Html:
 
 
 def article_html(record: Any, span: Any = None, origins: Iterable[str] = ()) -> Html:
-    """The whole article (an :class:`index.store.ArticleRecord`) with the cited sentences highlighted
+    """The whole article (an :class:`index.backend.ArticleRecord`) with the cited sentences highlighted
     (``span``: one (start, end) or a list of them, article offsets), and every place it was read from
-    (``origins``: labels, see index.store.format_origin)."""
+    (``origins``: labels, see index.backend.format_origin)."""
     d = direction(record.text, "rtl")
     return Html(source_html(record.title, record.date, record.source, record.url) + origin_html(origins)
                 + f'<div class="rag-passage rag-article" {_attrs(record.text, d)}>'

@@ -220,12 +220,12 @@ def _routes(app: FastAPI, settings: Settings, pipe: Pipeline) -> None:
     @app.get("/v1/status", tags=["index"])
     def status() -> dict[str, Any]:
         """What `rag index status --json` prints."""
-        from index.store import IndexInvalid, IndexMissing
+        from index.backend import IndexInvalid, IndexMissing
 
         from ..cli import index_status_json
 
         try:
-            return index_status_json(settings.index_dir)
+            return index_status_json(pipe.backend)
         except (IndexMissing, IndexInvalid) as exc:
             raise APIError(503, str(exc), code="index_unavailable") from exc
 

@@ -1,5 +1,5 @@
 """Articles over HTTP: add (through :func:`index.update.update_index`, like ``rag index update`` and the
-page's paste box), read, remove (through the :class:`index.store.Writer`). No SQL and no indexing logic here.
+page's paste box), read, remove (through the index backend's writer, :mod:`index.backend`). No SQL and no indexing logic here.
 
 An article sent without an ``id`` gets the origin ``api:<content hash>`` (as a pasted one gets ``pasted:…``):
 sending the same article twice stores it once, and two different articles never replace each other. One
@@ -46,7 +46,7 @@ def parse(settings: Settings, payload: Any) -> list[Article | ReadError]:
 
 def add(settings: Settings, pipe: Pipeline, payload: Any) -> dict[str, Any]:
     from index.chunking import ChunkingPolicy
-    from index.store import EmbedderMismatch, IndexInvalid
+    from index.backend import EmbedderMismatch, IndexInvalid
     from index.update import update_index
 
     items = parse(settings, payload)
@@ -55,7 +55,7 @@ def add(settings: Settings, pipe: Pipeline, payload: Any) -> dict[str, Any]:
         raise APIError(400, "; ".join(e.message for e in bad), param="articles", code="invalid_article")
     policy = ChunkingPolicy(settings.chunk_target_tokens, settings.chunk_max_tokens, settings.chunk_overlap_tokens)
     try:
-        report = update_index(settings.index_dir, [], pipe.embedder, pipe.store.info.embedder, policy,
+        report = update_index(pipe.backend, [], pipe.embedder, pipe.store.info.embedder, policy,
                               articles=items, checkpoint_seconds=settings.checkpoint_seconds)
     except IndexLocked as exc:  # names the other writer and what to do
         raise APIError(409, str(exc), code="index_locked") from exc
@@ -88,15 +88,13 @@ def get(pipe: Pipeline, wanted: str) -> dict[str, Any]:
 
 
 def delete(pipe: Pipeline, wanted: str) -> dict[str, Any]:
-    from index.store import Writer
-
     with pipe.store.snapshot() as snap:
         aid, origin = _resolve(snap, wanted)
     if aid is None:
         raise APIError(404, f"no article {wanted!r}", param="article_id", code="article_not_found")
     info = pipe.store.info
     try:
-        writer = Writer(pipe.store.root, info.embedder, info.identity, info.dim, info.chunking)
+        writer = pipe.backend.writer(info.embedder, info.identity, info.dim, info.chunking)
     except IndexLocked as exc:
         raise APIError(409, str(exc), code="index_locked") from exc
     with writer:

@@ -18,6 +18,7 @@ import pytest
 
 from index import postings as kw
 from index.arabic import keyword_terms
+from index.backend import Filters
 from index.store import Store, Writer
 from index.update import update_index
 from tests.robustness.helpers import inspect, stored_postings
@@ -269,14 +270,15 @@ def test_filters_restrict_the_results_as_before(corpus, filters):
         rng = random.Random(11)
         probes = [[t] for t in vocab] + [rng.sample(vocab, 2) for _ in range(300)] + [rng.sample(vocab, 4)
                                                                                      for _ in range(100)]
-        allowed = snap.allowed_ids(**filters)
+        as_value = Filters(**filters)
+        allowed = snap.allowed_ids(as_value)
         for terms in probes:
             want = fts5_bm25(snap.conn, terms, **filters)
-            got = snap.keyword(terms, 5, **filters)
+            got = snap.keyword(terms, 5, as_value)
             assert_same_ranking(got, want, 5, (terms, filters))
             assert set(i for i, _ in got) <= set(allowed.tolist())
         if filters.get("since") == "2030-01-01" or filters.get("sources") == ["nobody"]:
-            assert len(allowed) == 0 and snap.keyword(vocab[:5], 5, **filters) == []
+            assert len(allowed) == 0 and snap.keyword(vocab[:5], 5, as_value) == []
     store.close()
 
 
