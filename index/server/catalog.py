@@ -72,7 +72,7 @@ def now() -> str:
 
 def redact(dsn: str) -> str:
     """A DSN fit for messages: any password removed (URI ``user:pw@`` and ``password=…`` forms)."""
-    dsn = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", dsn)
+    dsn = re.sub(r"(://[^:/@]*):[^@]+@", r"\1:***@", dsn)
     return re.sub(r"(password\s*=\s*)(\S+)", r"\1***", dsn, flags=re.I)
 
 
