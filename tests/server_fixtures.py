@@ -291,6 +291,17 @@ class ServerIndex:
         return sorted([f"milvus:{i}" for i in extra] + [f"pending:{i}" for i in pending] +
                       [f"collection:{n}" for n in stale])
 
+    def holder(self) -> str:
+        """The recorded holder text, like the local lock file's: still there after the writer died (the
+        advisory lock itself went with its session; ServerBackend.holder() checks that)."""
+        from index.server import catalog
+
+        with catalog.connect(self.dsn, autocommit=True) as conn:
+            if conn.execute("SELECT to_regclass('writer_lock') IS NULL").fetchone()[0]:
+                return ""
+            row = conn.execute("SELECT holder FROM writer_lock WHERE id = 1").fetchone()
+        return row[0] if row else ""
+
     def clone(self, folder: Path) -> "ServerIndex":
         """A private copy: the database copied (CREATE DATABASE … TEMPLATE), a new catalog id and a new
         collection filled from the catalog's own vectors (no re-embedding), so the copies never share Milvus."""
