@@ -46,7 +46,7 @@ def test_runtime_profile_installs_only_the_project_and_skips_pip_when_nothing_ch
     assert setup(repo, "--runtime") == []                   # the stamp matches: pip is not run at all
     # .ci/run after .ci/start: the runtime stamp does not satisfy the full profile
     full = setup(repo)
-    assert full == ["install -q torch==2.13.0", "install -q -e .[test,st,llm,bench,serve]"]
+    assert full == ["install -q torch==2.13.0", "install -q -e .[test,st,llm,bench,serve,server]"]
     assert setup(repo) == [] and setup(repo, "--runtime") == []   # a full install serves both
     # pyproject.toml changed: each profile installs again, once
     with open(repo / "pyproject.toml", "a", encoding="utf-8") as fh:
