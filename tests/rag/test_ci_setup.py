@@ -53,7 +53,7 @@ def test_runtime_profile_installs_only_the_project_and_skips_pip_when_nothing_ch
         fh.write("\n# changed\n")
     assert setup(repo, "--runtime") == ["install -q -e ."]
     assert setup(repo, "--runtime") == []
-    assert setup(repo) == ["install -q torch==2.13.0", "install -q -e .[test,st,llm,bench,serve]"]
+    assert setup(repo) == ["install -q torch==2.13.0", "install -q -e .[test,st,llm,bench,serve,server]"]
 
 
 def test_start_uses_the_runtime_profile_and_run_the_full_one():
