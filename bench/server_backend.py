@@ -3,7 +3,8 @@ retrieval quality on XQuAD-ar (R@1, R@5, MRR@10 for keyword, dense and hybrid: m
 warm query latency p50/p95 after flush, on the same index.
 
     .venv/bin/python bench/server_backend.py --json                      # all 1,190 XQuAD-ar questions
-    .venv/bin/python bench/server_backend.py --work /tmp/eval-copy ...   # the local eval index to start from
+    .venv/bin/python bench/server_backend.py --index xquad.ar+articles1500 --json   # among 1,500 ANT articles
+    .venv/bin/python bench/server_backend.py --work /tmp/eval-copy ...   # rag eval's work folder to start from
     .venv/bin/python bench/server_backend.py --smoke                     # 20 paragraphs, seconds
 
 Same index on both sides: the local XQuAD-ar evaluation index (``rag eval``'s ``<work>/xquad.ar``, copied; built
@@ -40,7 +41,7 @@ def _local_index(args: Any, dev: Any, embedder: Any, work: Path) -> Path:
     from rag.evaluate import build_index
 
     dst = work / "local-xquad"
-    src = args.work / dev.stem
+    src = args.work / (args.index or dev.stem)
     if not args.smoke and (src / "catalog.sqlite").is_file():
         log(f"copying the local eval index {src}")
         return copy_index(src, dst)
@@ -86,6 +87,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = parser(__doc__)
     p.add_argument("--work", type=Path, default=DEFAULT_WORK, help="rag eval's work folder (read only)")
     p.add_argument("--limit", type=int, default=None, help="an evenly spread sample of this many questions")
+    p.add_argument("--index", default=None,
+                   help="which of the work folder's XQuAD-ar indexes (default xquad.ar; e.g. xquad.ar+articles1500: "
+                        "among 1,500 ANT news articles)")
     args = p.parse_args(argv)
     out = out_dir(args)
 
@@ -114,7 +118,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     base = Path(tempfile.mkdtemp(prefix="rag-servers-"))
     base.chmod(0o755)
     servers = Servers(base)
-    result: dict[str, Any] = {"questions": len(questions), "load_before": loadavg()}
+    result: dict[str, Any] = {"questions": len(questions), "index": args.index or dev.stem,
+                              "load_before": loadavg()}
     try:
         t0 = time.perf_counter()
         servers.start()
