@@ -151,8 +151,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     lr, sr = result.pop("local_ranks"), result.pop("server_ranks")
     result["same_rank_share"] = {m: round(sum(a[m] == b[m] for a, b in zip(lr, sr)) / max(len(lr), 1), 4)
                                  for m in MODES}
-    result["max_diff_points"] = max(abs(result["local"][m][k] - result["server"][m][k]) * 100
-                                    for m in MODES for k in ("R@1", "R@5", "MRR@10"))
+    result["max_diff_points"] = round(max(abs(result["local"][m][k] - result["server"][m][k]) * 100
+                                          for m in MODES for k in ("R@1", "R@5", "MRR@10")), 2)
     result["load_after"] = loadavg()
     shutil.rmtree(work, ignore_errors=True)
     return finish("server_backend", result, args)
