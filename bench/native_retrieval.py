@@ -95,9 +95,7 @@ def title_match(snap: Any, terms: Sequence[str], ids: Sequence[int]) -> dict[int
     total = sum(idf.values())
     if not ids or total <= 0:
         return {}
-    marks = ",".join("?" * len(ids))
-    rows = snap.conn.execute(f"SELECT c.id, a.title FROM chunks c JOIN articles a ON a.id = c.article_id "
-                             f"WHERE c.id IN ({marks}) AND a.title != ''", [int(i) for i in ids]).fetchall()
+    rows = [(cid, rec.title) for cid, rec in snap.chunks([int(i) for i in ids]).items() if rec.title != ""]
     by_title: dict[str, float] = {}
     out: dict[int, float] = {}
     for cid, title in rows:

@@ -32,7 +32,7 @@ def run_eval(root: Path, embedder: CachedEmbedder, questions: list[Any]) -> dict
     store = Store(root)
     try:
         with store.snapshot() as snap:
-            chunks = snap.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            chunks = snap.status()["chunks"]
         load0 = loadavg()
         res = evaluate(HybridRetriever(store, embedder), None, questions)
         res.update({"index": root.name, "chunks": chunks, "load": load0})

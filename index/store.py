@@ -293,7 +293,7 @@ class Snapshot:
         if not where:
             return None
         if (key := (where, *args)) not in self._allowed:
-            join = "JOIN articles a ON a.id = c.article_id" if "a." in where else ""
+            join = "JOIN articles a ON a.id = c.article_id" if filters.dates or filters.sources else ""
             sql = f"SELECT c.id FROM chunks c {join} WHERE {where}"
             self._allowed[key] = np.fromiter((r[0] for r in self.conn.execute(sql, args)), dtype=np.int64)
         return self._allowed[key]

