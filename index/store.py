@@ -225,6 +225,36 @@ def _vectors_from_blobs(conn: sqlite3.Connection, dim: int, root: Path | None = 
     return ivf.for_size(VectorIndex.from_rows(dim, ids, mat), rows=(ids, mat))
 
 
+def export_articles(root: Path | str) -> Iterator[tuple[dict[str, Any], list[tuple[Any, ...]], list[OriginRecord]]]:
+    """Every article of the index at ``root`` as stored, for copying it to another backend without
+    re-embedding (``rag index migrate``): (article row, its chunks as (rowid, ordinal, start, end, n_tokens,
+    title terms, body terms, float32 vector), its origins), in rowid order of the first chunk. Read-only, in
+    one read transaction (one generation)."""
+    conn = _connect(Path(root))
+    try:
+        conn.execute("BEGIN")
+        has_root = any(r[1] == "root" for r in conn.execute("PRAGMA table_info(origins)"))
+        ids = [r[0] for r in conn.execute(
+            "SELECT a.id FROM articles a LEFT JOIN chunks c ON c.article_id = a.id GROUP BY a.id "
+            "ORDER BY min(c.id), a.id")]
+        for aid in ids:
+            row = conn.execute("SELECT id, title, date, source, url, text, metadata FROM articles WHERE id = ?",
+                               (aid,)).fetchone()
+            article = dict(zip(("id", "title", "date", "source", "url", "text"), row[:6]))
+            article["metadata"] = json.loads(row[6] or "{}")
+            chunks = [(cid, o, s, e, n, t or "", b or "", np.frombuffer(v, np.float32)) for cid, o, s, e, n, v, t, b in
+                      conn.execute("SELECT c.id, c.ordinal, c.start, c.end, c.n_tokens, c.vector, f.title, f.body "
+                                   "FROM chunks c LEFT JOIN chunks_fts f ON f.rowid = c.id WHERE c.article_id = ? "
+                                   "ORDER BY c.ordinal", (aid,))]
+            origins = [OriginRecord(o, p, pos, r) for o, p, pos, r in conn.execute(
+                f"SELECT origin_id, path, position, {'root' if has_root else 'NULL'} FROM origins "
+                "WHERE article_id = ? ORDER BY origin_id", (aid,))]
+            yield article, chunks, origins
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
 def _blob_rows(conn: sqlite3.Connection, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """(ids, float32 vectors) from the chunks' blobs: what the scale path trains from."""
     rows = conn.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()

