@@ -164,14 +164,17 @@ class RayEmbedStep:
         if not articles:
             return
         ray = self._ray
-        ds = ray.data.from_items([{"idx": i, "title": t, "text": x} for i, (t, x) in enumerate(articles)],
-                                 override_num_blocks=max(1, min(len(articles), 4 * self._actors())))
         o = self.options
+        calls = -(-len(articles) // o.batch_articles)
+        actors = min(self._actors(), calls)  # no idle actor for a small window
+        # one block per actor call: results come back (and ``stop`` is polled) call by call, not all at the end
+        ds = ray.data.from_items([{"idx": i, "title": t, "text": x} for i, (t, x) in enumerate(articles)],
+                                 override_num_blocks=calls)
         ds = ds.map_batches(ChunkEmbedActor, batch_size=o.batch_articles, batch_format="numpy",
                             fn_constructor_kwargs={"spec": self.spec, "gpus": o.gpus_per_actor,
                                                    "policy": (policy.target_tokens, policy.max_tokens,
                                                               policy.overlap_tokens)},
-                            compute=ray.data.ActorPoolStrategy(size=self._actors()),
+                            compute=ray.data.ActorPoolStrategy(size=actors),
                             num_cpus=o.cpus_per_actor, num_gpus=o.gpus_per_actor)
         texts = [x for _t, x in articles]
         parts: dict[int, list[tuple[int, int, int, int, np.ndarray]]] = {}
