@@ -187,7 +187,7 @@ def update_index(root: Path | str, paths: Iterable[str | Path], embedder: Embedd
                                             pacer, stop) if embed_step is None else \
                     _store_embedded(writer, list(pending.values()), embed_step, policy, report, state, progress, stop)
                 pending.clear()
-            if finished:
+            if finished and embed_step is None:  # the step path counts each article as it comes back
                 state.articles_done += waiting
             waiting = 0
             notify()
@@ -389,6 +389,7 @@ def _store_embedded(writer: Writer, batch: list[_Pending], step: EmbedStep, poli
         p.chunks = chunks
         p.texts = [embedding_text(p.article.title, c.text) for c in chunks]
         _store(writer, p, vectors)
+        state.articles_done += len(p.origins)  # the article and the duplicates that waited for it
         report.chunks_embedded += len(chunks)
         state.chunks_embedded = report.chunks_embedded
         if progress:

