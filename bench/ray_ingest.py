@@ -11,6 +11,8 @@ OpenMP threads on both cores); the Ray side starts a local Ray (``--nodes 1``, a
 ``ray.cluster_utils.Cluster`` of N one-CPU nodes on loopback, with one actor per CPU (Ray gives each actor one
 OpenMP thread). Runs alternate ABBA so a drift in the machine's load hits both sides alike; the load average is
 recorded before and after every run (the 2 cores are shared). Ray's start-up is timed apart from the build.
+Ray's workers run at the driver's priority (``RAY_worker_niceness=0``; Ray's default +15 would lose every
+contest for the shared cores and measure the other users, not Ray).
 The two indexes must hold the same chunks (ids, offsets) and vectors (within 1e-6): checked, not assumed.
 
 Expectation (issue 16): parity — the engine, not the orchestration, is the limit on one machine.
@@ -78,6 +80,7 @@ class _RaySide:
         address = "local"
         if self.nodes > 1:
             os.environ.setdefault("RAY_AUTH_MODE", "token")  # before `import ray`: a 2nd node needs token auth
+            os.environ.setdefault("RAY_worker_niceness", "0")  # as index/ray_ingest.py does for a local Ray
             from ray.cluster_utils import Cluster
 
             self.cluster = Cluster(initialize_head=True, head_node_args={

@@ -125,6 +125,10 @@ class RayEmbedStep:
         self._ray = ray
         if not ray.is_initialized():
             address = self.options.address
+            if address == LOCAL:
+                # Ray runs its workers at nice +15; a Ray of our own embeds at the priority the build has
+                # without --ray (a cluster's operators set their own)
+                os.environ.setdefault("RAY_worker_niceness", "0")
             try:
                 # log_to_driver=False: worker chatter would tear through the progress bar; errors still arrive
                 # as exceptions with the worker's traceback.
