@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -99,6 +99,22 @@ class _Pending:
     origins: list[tuple[str, str, int, str | None, str, bool]] = field(default_factory=list)
 
 
+class EmbedStep(Protocol):
+    """Chunks and embeds new articles somewhere else: a Ray Data job (index/ray_ingest.py, ``--ray``).
+
+    The hook is this one step only: the diff, the order articles are stored in, the checkpoints, ``stop`` and
+    progress stay here, so a run through it stores exactly what an in-process run stores.
+    """
+
+    #: New articles handed to one :meth:`run` (the driver stores them, then may checkpoint, between windows).
+    window: int
+
+    def run(self, articles: Sequence[tuple[str, str]], policy: ChunkingPolicy,
+            stop: Callable[[], bool] | None = None) -> Iterator[tuple[int, list[Chunk], np.ndarray]]:
+        """(position, chunks, vectors) per (title, text), in order; fewer only when ``stop`` said True."""
+        ...
+
+
 class _Pacer:
     """Sizes engine calls to take about ENGINE_SECONDS, from the speed of the calls so far."""
 
@@ -126,7 +142,7 @@ def update_index(root: Backend | Path | str, paths: Iterable[str | Path], embedd
                  checkpoint_seconds: float = 60.0,
                  articles: Iterable[Article | ReadError] | None = None,
                  stop: Callable[[], bool] | None = None, total_articles: int | None = None,
-                 exclude: Iterable[str] = ()) -> UpdateReport:
+                 exclude: Iterable[str] = (), embed_step: EmbedStep | None = None) -> UpdateReport:
     """Bring the index at ``root`` (a Backend, or an index folder for the local one) in line with the
     articles under ``paths``.
 
@@ -139,6 +155,8 @@ def update_index(root: Backend | Path | str, paths: Iterable[str | Path], embedd
     when done, recorded for readers of a first build ("N of M articles so far"). ``exclude``: gitignore
     patterns (``--exclude``) on top of each folder's ``.ragignore``; an excluded file is not part of the
     archive, so its articles leave the index like a deleted file's (the report counts the exclusions).
+    ``embed_step``: chunk and embed new articles there (``--ray``) instead of with ``embedder`` in this process;
+    ``embedder`` still sizes the chunks' limit and names the vectors.
     """
     started = time.perf_counter()
     paths = [Path(p) for p in paths]
@@ -174,9 +192,10 @@ def update_index(root: Backend | Path | str, paths: Iterable[str | Path], embedd
             finished = True
             if pending:
                 finished = _embed_and_store(writer, list(pending.values()), embedder, report, state, progress,
-                                            pacer, stop)
+                                            pacer, stop) if embed_step is None else \
+                    _store_embedded(writer, list(pending.values()), embed_step, policy, report, state, progress, stop)
                 pending.clear()
-            if finished:
+            if finished and embed_step is None:  # the step path counts each article as it comes back
                 state.articles_done += waiting
             waiting = 0
             notify()
@@ -218,12 +237,16 @@ def update_index(root: Backend | Path | str, paths: Iterable[str | Path], embedd
                 report.duplicates += 1
                 waiting += 1
                 pending[aid].origins.append((*where, True))
+            elif embed_step is not None:  # chunked where it is embedded
+                pending[aid] = _Pending(item, aid, [], [], [(*where, False)])
+                waiting += 1
             else:
                 chunks = chunk_article(item.title, item.text, embedder.count_tokens, policy)
                 pending[aid] = _Pending(item, aid, chunks, [embedding_text(item.title, c.text) for c in chunks],
                                         [(*where, False)])
                 waiting += 1
-            if sum(len(p.chunks) for p in pending.values()) >= EMBED_BATCH:
+            if (len(pending) >= embed_step.window if embed_step is not None
+                    else sum(len(p.chunks) for p in pending.values()) >= EMBED_BATCH):
                 if not flush():
                     report.interrupted = True
                     break
@@ -348,14 +371,44 @@ def _embed_and_store(writer: IndexWriter, batch: list[_Pending], embedder: Embed
         if any(v is None for v in vecs):
             _drop([p], report)
             continue
-        a = p.article
-        rows = [(c.ordinal, c.start, c.end, c.n_tokens, " ".join(keyword_terms(c.text))) for c in p.chunks]
-        mat = np.vstack(vecs) if vecs else np.zeros((0, embedder.dim), np.float32)
-        writer.add_article(p.article_id, a.title, a.text, a.date, a.source, a.url, dict(a.metadata),
-                           " ".join(keyword_terms(a.title)), rows, mat)
-        for origin_id, path, position, root, _kind, _duplicate in p.origins:
-            writer.set_origin(origin_id, p.article_id, path, position, root)
+        _store(writer, p, np.vstack(vecs) if vecs else np.zeros((0, embedder.dim), np.float32))
     return finished
+
+
+def _store(writer: IndexWriter, p: _Pending, vectors: np.ndarray) -> None:
+    """One embedded article and the origins that point at it."""
+    a = p.article
+    rows = [(c.ordinal, c.start, c.end, c.n_tokens, " ".join(keyword_terms(c.text))) for c in p.chunks]
+    writer.add_article(p.article_id, a.title, a.text, a.date, a.source, a.url, dict(a.metadata),
+                       " ".join(keyword_terms(a.title)), rows, vectors)
+    for origin_id, path, position, root, _kind, _duplicate in p.origins:
+        writer.set_origin(origin_id, p.article_id, path, position, root)
+
+
+def _store_embedded(writer: IndexWriter, batch: list[_Pending], step: EmbedStep, policy: ChunkingPolicy,
+                    report: UpdateReport, state: Progress, progress: Callable[[Progress], None] | None,
+                    stop: Callable[[], bool] | None) -> bool:
+    """The ``embed_step`` twin of :func:`_embed_and_store`: the step chunks and embeds, this stores in the
+    window's order; stopped part-way, articles that came back are kept, the rest dropped, and False returned."""
+    stored: set[int] = set()
+    for i, chunks, vectors in step.run([(p.article.title, p.article.text) for p in batch], policy, stop):
+        p = batch[i]
+        stored.add(i)
+        p.chunks = chunks
+        p.texts = [embedding_text(p.article.title, c.text) for c in chunks]
+        _store(writer, p, vectors)
+        state.articles_done += len(p.origins)  # the article and the duplicates that waited for it
+        report.chunks_embedded += len(chunks)
+        state.chunks_embedded = report.chunks_embedded
+        if progress:
+            progress(state)
+    if len(stored) == len(batch):
+        faults.point("embedded")
+        return True
+    if stop is None or not stop():
+        raise RuntimeError(f"the embedding step returned {len(stored)} of {len(batch)} articles without a stop")
+    _drop([p for i, p in enumerate(batch) if i not in stored], report)
+    return False
 
 
 # ------------------------------------------------------------------------------------------ planning ---

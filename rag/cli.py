@@ -211,7 +211,7 @@ def _quoted(paths: tuple[Path, ...]) -> str:
 
 def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str | None, as_json: bool,
                 build: bool, quiet: bool, dry_run: bool = False, yes: bool = False,
-                exclude: tuple[str, ...] = ()) -> None:
+                exclude: tuple[str, ...] = (), ray: str | None = None) -> None:
     from index.chunking import ChunkingPolicy
     from index.embedders import create
     from index.backend import EmbedderMismatch, IndexInfo, IndexInvalid
@@ -270,10 +270,13 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
     bar = _ProgressBar(enabled=not quiet)
     stop = _StopOnCtrlC()
     try:
-        with stop:
+        with stop, _embed_step(s, spec, ray) as step:
             report = update_index(backend, paths, embedder, spec, policy, prune_all=build, fresh=fresh,
                                   progress=bar.update, checkpoint_seconds=s.checkpoint_seconds, stop=stop,
-                                  total_articles=preview.articles_after if preview else None, exclude=exclude)
+                                  total_articles=preview.articles_after if preview else None, exclude=exclude,
+                                  embed_step=step)
+    except _RayFailed as exc:
+        raise Fail(f"--ray: {exc}; the index keeps everything up to its last checkpoint") from exc
     except IndexLocked as exc:
         raise Fail(str(exc)) from exc
     except (EmbedderMismatch, ValueError, IndexInvalid) as exc:
@@ -303,6 +306,32 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
             + (f"; {len(report.errors)} skipped" if report.errors else ""))
     if report.errors:
         ctx.exit(EXIT_SKIPPED)
+
+
+class _RayFailed(Exception):
+    """index.ray_ingest.RayIngestError, caught without importing that module on the default path."""
+
+
+@contextmanager
+def _embed_step(s: Settings, spec: str, ray: str | None) -> Iterator[Any]:
+    """``--ray``: the chunk → embed step as a Ray Data job (index/ray_ingest.py); None (in-process) without it."""
+    if ray is None:
+        yield None
+        return
+    from index.ray_ingest import RayEmbedStep, RayIngestError, RayOptions, resolve_address
+
+    try:
+        step = RayEmbedStep(spec, RayOptions(resolve_address(ray), s.ray_actors, s.ray_cpus_per_actor,
+                                             s.ray_gpus_per_actor, s.ray_batch_articles, s.ray_window_articles))
+        step.__enter__()
+    except (ValueError, RayIngestError) as exc:
+        raise Fail(f"--ray: {exc} (nothing was changed)") from exc
+    try:
+        yield step
+    except RayIngestError as exc:
+        raise _RayFailed(str(exc)) from exc
+    finally:
+        step.__exit__(None, None, None)
 
 
 def _show_interrupted(report: Any, index_dir: Path | str, paths: tuple[Path, ...], command: str, fresh: bool,
@@ -357,6 +386,25 @@ _exclude_opt = click.option(
          ".ragignore file in the folder does. Articles of excluded files leave the index.")
 
 
+
+def _ray_address(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--ray`` takes an optional value, so ``--ray seeds/`` would read the folder as the address: refuse it."""
+    if value is None or value == "local":
+        return value
+    from index.ray_ingest import looks_like_address  # no Ray import: a string check
+
+    if not looks_like_address(value):
+        raise click.BadParameter(f"{value!r} is not a Ray address (auto, HOST:PORT or ray://HOST:PORT); "
+                                 "to start a local Ray put --ray after the paths, or write --ray=ADDRESS")
+    return value
+
+
+_ray_opt = click.option(
+    "--ray", "ray", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]", callback=_ray_address,
+    help="Chunk and embed as a Ray Data job: alone, on the cluster in RAY_ADDRESS or else a local Ray started "
+         "here; with ADDRESS (auto, HOST:PORT, ray://HOST:PORT), on that cluster. Needs the ray extra.")
+
+
 @index_group.command("build")
 @_paths_arg
 @_index_opt
@@ -366,12 +414,14 @@ _exclude_opt = click.option(
 @_dry_run_opt
 @click.option("--yes", is_flag=True, help="Go ahead even if this removes more than half of the indexed articles.")
 @_exclude_opt
+@_ray_opt
 @click.pass_context
 def index_build(ctx: click.Context, paths: tuple[Path, ...], embedder: str | None, as_json: bool,
-                quiet: bool, dry_run: bool, yes: bool, exclude: tuple[str, ...]) -> None:
+                quiet: bool, dry_run: bool, yes: bool, exclude: tuple[str, ...], ray: str | None) -> None:
     """Index exactly the articles under PATHS (files or folders): anything else is removed from the index;
     your files are not touched. Refuses to remove more than half of the index without --yes."""
-    _run_update(ctx, paths, embedder, as_json, build=True, quiet=quiet, dry_run=dry_run, yes=yes, exclude=exclude)
+    _run_update(ctx, paths, embedder, as_json, build=True, quiet=quiet, dry_run=dry_run, yes=yes, exclude=exclude,
+                ray=ray)
 
 
 @index_group.command("update")
@@ -382,11 +432,12 @@ def index_build(ctx: click.Context, paths: tuple[Path, ...], embedder: str | Non
 @_quiet_opt
 @_dry_run_opt
 @_exclude_opt
+@_ray_opt
 @click.pass_context
 def index_update(ctx: click.Context, paths: tuple[Path, ...], embedder: str | None, as_json: bool,
-                 quiet: bool, dry_run: bool, exclude: tuple[str, ...]) -> None:
+                 quiet: bool, dry_run: bool, exclude: tuple[str, ...], ray: str | None) -> None:
     """Take in new, changed and removed articles under PATHS; embed only new chunks."""
-    _run_update(ctx, paths, embedder, as_json, build=False, quiet=quiet, dry_run=dry_run, exclude=exclude)
+    _run_update(ctx, paths, embedder, as_json, build=False, quiet=quiet, dry_run=dry_run, exclude=exclude, ray=ray)
 
 
 @index_group.command("watch")

@@ -52,6 +52,13 @@ class Settings:
     serve_port: int = 8000
     serve_cors_origins: str = ""     # comma-separated origins allowed by CORS; empty: CORS off
     serve_max_body_kb: int = 10240   # larger request bodies get 413 before they are read
+    # distributed ingest: `rag index build|update --ray [ADDRESS]` (index/ray_ingest.py; the address is a flag
+    # or Ray's own RAY_ADDRESS, not a setting)
+    ray_actors: int = 0              # embedding actors; 0: one per whole CPU of the cluster
+    ray_cpus_per_actor: float = 0.75 # fractional: whole CPUs per actor deadlock a 2-CPU node
+    ray_gpus_per_actor: float = 0.0  # > 0: actors run on GPU nodes (sentence-transformers moves the model there)
+    ray_batch_articles: int = 2      # articles per actor call (Ctrl-C waits for at most one)
+    ray_window_articles: int = 256   # new articles per Ray Data job; checkpoints fall between jobs
 
     @property
     def uploads_dir(self) -> Path:

@@ -42,6 +42,10 @@ class SentenceTransformersEmbedder:
         self.identity = _identity(folder)
         self.engine = "sentence-transformers"
 
+    def to_device(self, device: str) -> None:
+        """Move the model (loaded on the CPU) to ``device``, e.g. "cuda" in a Ray actor that was given a GPU."""
+        self._model.to(device)
+
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer(self.passage_prefix + text, add_special_tokens=True)["input_ids"])
 

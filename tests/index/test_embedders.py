@@ -55,7 +55,7 @@ def test_default_indexing_never_imports_torch(tmp_path):
     code = ("import sys\nfrom rag.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "print('HEAVY', sorted(m for m in sys.modules if m.split('.')[0] in "
-            "{'torch', 'sentence_transformers', 'transformers'}), file=sys.stderr)")
+            "{'torch', 'sentence_transformers', 'transformers', 'ray'}), file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", code, "--index", str(tmp_path / ".rag"), "index", "build",
                            str(SEED_DIR), "--json"], capture_output=True, text=True, cwd=ROOT, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -148,7 +148,7 @@ def test_rag_ask_never_imports_torch_on_the_default_path(seed_index):
             "from rag.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'sentence_transformers', "
-            "'transformers', 'langchain_core', 'langchain_openai', 'tiktoken', 'streamlit'})\n"
+            "'transformers', 'langchain_core', 'langchain_openai', 'tiktoken', 'streamlit', 'ray'})\n"
             "print('HEAVY', bad, file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", code, str(seed_index), AMBASSADOR_AR], capture_output=True,
                           text=True, cwd=ROOT, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -46,14 +46,14 @@ def test_runtime_profile_installs_only_the_project_and_skips_pip_when_nothing_ch
     assert setup(repo, "--runtime") == []                   # the stamp matches: pip is not run at all
     # .ci/run after .ci/start: the runtime stamp does not satisfy the full profile
     full = setup(repo)
-    assert full == ["install -q torch==2.13.0", "install -q -e .[test,st,llm,bench,serve,server]"]
+    assert full == ["install -q torch==2.13.0", "install -q -e .[test,st,llm,bench,serve,server,ray]"]
     assert setup(repo) == [] and setup(repo, "--runtime") == []   # a full install serves both
     # pyproject.toml changed: each profile installs again, once
     with open(repo / "pyproject.toml", "a", encoding="utf-8") as fh:
         fh.write("\n# changed\n")
     assert setup(repo, "--runtime") == ["install -q -e ."]
     assert setup(repo, "--runtime") == []
-    assert setup(repo) == ["install -q torch==2.13.0", "install -q -e .[test,st,llm,bench,serve,server]"]
+    assert setup(repo) == ["install -q torch==2.13.0", "install -q -e .[test,st,llm,bench,serve,server,ray]"]
 
 
 def test_start_uses_the_runtime_profile_and_run_the_full_one():
