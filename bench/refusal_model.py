@@ -161,14 +161,17 @@ def fit_model(rows: list[Row], names: tuple[str, ...], l2: float, positives: str
     usable = [r for r in rows if r.feats is not None and not (r.feats["named_missing"] or
                                                                (not r.cross and r.feats["kind_missing"]))
               and ((positives or _positives(rows)) == "all" or r.label == 0 or r.gold)]
-    M = np.array([[r.feats[n] for n in names] for r in usable])
-    y = np.array([r.label for r in usable], float)
-    mean, scale = M.mean(0), M.std(0)
-    scale[scale < 1e-9] = 1.0
     # each run weighs the same, and within it both classes the same: no set or class dominates the fit
     counts: dict[tuple[str, int], int] = {}
     for r in usable:
         counts[(r.run, r.label)] = counts.get((r.run, r.label), 0) + 1
+    # a run with a handful of rows of this script (English questions whose passages came out in Latin script)
+    # would weigh as much as a whole set: it stays out of the fit
+    usable = [r for r in usable if min(counts.get((r.run, y), 0) for y in (0, 1)) >= MIN_RUN]
+    M = np.array([[r.feats[n] for n in names] for r in usable])
+    y = np.array([r.label for r in usable], float)
+    mean, scale = M.mean(0), M.std(0)
+    scale[scale < 1e-9] = 1.0
     sw = np.array([1.0 / counts[(r.run, r.label)] for r in usable])
     sw *= len(usable) / sw.sum()
     w, b = fit((M - mean) / scale, y, l2, sw)
@@ -320,14 +323,49 @@ def search(rows: list[Row], kind: str) -> list[dict[str, Any]]:
     return results
 
 
+def probe_report(rows: list[Row], features_path: Path, probes_path: Path) -> None:
+    """Leave-one-set-out with the e5 probes of bench/refusal_probes.py added to the features (same-script
+    runs without distractors, the questions the probes were computed for)."""
+    data = json.loads(features_path.read_text())
+    probes = json.loads(probes_path.read_text())
+    keep = []
+    for r in rows:
+        cond = "intact" if r.label == 1 else "removed"
+        p = probes.get(r.run, {}).get(r.qid, {}).get(cond)
+        if r.cross or r.feats is None or not p or DISTRACTORS in r.run:
+            continue
+        best = data[r.run][r.qid][cond]["cands"][0]
+        r.feats = {**r.feats, "query_cosine": p[0]["query_cosine"],
+                   "query_cosine_max": max(x["query_cosine"] for x in p),
+                   "query_minus_cosine": p[0]["query_cosine"] - best["cosine"],
+                   "span_drop": (p[0]["without_span"] - best["cosine"]) if p[0]["without_span"] is not None else 0.0,
+                   "has_span": float(p[0]["without_span"] is not None)}
+        keep.append(r)
+    base = tuple(n for n in FEATURE_NAMES if n not in RULES)
+    shipped = tuple(json.loads(Path(str(__import__("importlib").resources.files("rag").joinpath(
+        "resources/refusal_model.json"))).read_text())["models"]["same"]["features"])
+    for names in (("cosine",), ("query_cosine",), shipped, shipped + ("query_cosine",),
+                  shipped + ("span_drop", "has_span"), base, base + ("query_cosine",),
+                  base + ("query_cosine", "query_cosine_max", "query_minus_cosine"), base + ("span_drop", "has_span")):
+        res = loso(keep, names, 1.0)
+        worst, mean, _ = summary(res)
+        shown = names if names[:len(base)] != base else ("all features",) + names[len(base):]
+        print(f"  {worst:.3f} worst / {mean:.3f} mean: {', '.join(shown)}  "
+              f"{ {k: v['refused_removed'] for k, v in res.items()} }")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--features", type=Path, default=Path("bench/out/refusal_features.json"))
     ap.add_argument("--distractor-runs", action="store_true", help="also fit/evaluate on the +1500 runs")
     ap.add_argument("--write", action="store_true", help="ship the chosen models and thresholds in rag/resources")
     ap.add_argument("--use", help="JSON {\"same\": [features], \"cross\": [...], \"l2\": x} instead of the search")
+    ap.add_argument("--probes", type=Path, help="only report the e5 probes' effect (bench/refusal_probes.py output)")
     args = ap.parse_args()
     rows = load_rows(args.features)
+    if args.probes:
+        probe_report(rows, args.features, args.probes)
+        return
     main_rows = [r for r in rows if DISTRACTORS not in r.run]
     dis_rows = [r for r in rows if DISTRACTORS in r.run]
     report: dict[str, Any] = {}

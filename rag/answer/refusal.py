@@ -79,15 +79,16 @@ def features(scored: Any) -> dict[str, float]:
     docstring for why each one. All are bounded and defined for every question with a candidate."""
     cands: Sequence[_Cand] = scored.candidates
     idf: dict[str, float] = scored.idf
-    total = sum(idf.values()) or 1.0
+    total = math.fsum(idf.values()) or 1.0
     q = set(idf)
     best = cands[0]
     second = cands[1] if len(cands) > 1 else None
     in_hits: set[str] = set().union(*scored.hit_terms) if scored.hit_terms else set()
     in_cands: set[str] = set().union(*(c.terms for c in cands)) & q if cands else set()
-    cover_all = sum(idf[t] for t in in_hits) / total
-    covered = [t for t in in_hits if t in idf]
-    rarest = max(covered, key=lambda t: idf[t]) if covered else None
+    # exact sums (fsum) and a maximum by value: the same question gives the same evidence in every process,
+    # whatever order its sets iterate in
+    cover_all = math.fsum(idf[t] for t in in_hits if t in idf) / total
+    rarest = max((idf[t] for t in in_hits if t in idf), default=None)
     title_only = (scored.title_terms - in_hits - in_cands) if scored.title_terms else set()
     lexicals = sorted((c.lexical for c in cands), reverse=True)
     return {
@@ -105,8 +106,8 @@ def features(scored: Any) -> dict[str, float]:
         "named_missing": float(bool(scored.named_missing)),
         "holds": float(best.holds),
         "near": _near(best, q),
-        "rarest_in_best": float(rarest is not None and rarest in best.terms),
-        "title_only": sum(idf.get(t, 0.0) for t in title_only) / total,
+        "rarest_in_best": float(rarest is not None and any(idf.get(t) == rarest for t in best.terms)),
+        "title_only": math.fsum(idf.get(t, 0.0) for t in title_only) / total,
         "question_terms": math.log1p(len(q)),
         "cosine_rel": best.cosine - sum(c.cosine for c in cands) / len(cands),
         "close": sum(1 for c in cands[1:] if c.score >= best.score - 0.03) / max(1, len(cands) - 1),
