@@ -7,9 +7,10 @@ number for "كم", a date for "متى"…, see question_type.py); never by posit
 sentence leads; a few more join it only when they score close to it, so answers stay short. Every
 sentence is quoted verbatim from its passage; sentences of one passage share its citation number.
 
-The evidence is the best score, lowered when question words appear in no retrieved sentence or a "how
-many"/"when" question finds no number/date at all: on topic is not an answer. Below the threshold
-calibrated on the dev sets (``bench/answer_tuning.py``, per script), the answerer refuses in the
+The evidence is the refusal model's log-odds that the best sentence holds what was asked (refusal.py:
+the best score, question words no retrieved sentence contains, how the best sentence stands out…), minus
+its rules (a named place, or an asked number/date, found nowhere): on topic is not an answer. Below the
+threshold calibrated on the dev sets (``bench/refusal_model.py``, per script), the answerer refuses in the
 question's language, says what it did not find, and lists what came closest as "possibly related".
 """
 from __future__ import annotations
@@ -53,8 +54,9 @@ JOIN_MARGIN = 0.06
 #: more than one question per set either way, so the weights stay small: they decide between sentences
 #: that are otherwise close (the seed's Kremlin-spokesman question), not against meaning.
 TYPE_WEIGHT = {"number": 0.04, "time": 0.04, "place": 0.02, "person": 0.02, "reason": 0.02, "manner": 0.0}
-#: Subtracted from the evidence per share of the question's terms that no sentence of the retrieved
-#: passages contains: on topic is not an answer. Same-script questions only. Chosen on the dev sets: 0.1
+#: The hand-set evidence (``Scored.heuristic``, the refusal model's baseline in bench/) — subtracted per
+#: share of the question's terms that no sentence of the retrieved passages contains: on topic is not an
+#: answer. Same-script questions only. Chosen on the dev sets: 0.1
 #: lifts XQuAD-ar answer-removed refusal (at 10 % answerable refused) .76 → .82 and leaves ARCD and MLQA
 #: as they were; 0.2 and more cost ARCD (.53 → .45), where paraphrased questions share fewer words.
 MISSING_WEIGHT = 0.1

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -53,24 +54,13 @@ def _near(cand: _Cand, q_terms: set[str]) -> float:
     number elsewhere does not."""
     if not cand.spans or not q_terms:
         return 0.0
-    words = [(m.start(), m.end()) for m in _WORD.finditer(cand.text)
-             if set(keyword_terms(m.group())) & q_terms]
-    if not words:
+    words = list(_WORD.finditer(cand.text))
+    starts = [m.start() for m in words]
+    asked = [i for i, m in enumerate(words) if set(keyword_terms(m.group())) & q_terms]
+    if not asked:
         return 0.0
-    spans = [(a, b) for a, b in cand.spans]
-    all_words = [(m.start(), m.end()) for m in _WORD.finditer(cand.text)]
-    index = {start: i for i, (start, _) in enumerate(all_words)}
-
-    def word_at(pos: int) -> int:
-        best = 0
-        for i, (s, _) in enumerate(all_words):
-            if s <= pos:
-                best = i
-        return best
-
-    q_idx = [index[s] for s, _ in words]
-    gap = min(max(0, min(abs(word_at(a) - qi), abs(word_at(max(a, b - 1)) - qi)) - 1)
-              for a, b in spans for qi in q_idx)
+    gap = min(max(0, min(abs(bisect_right(starts, a) - 1 - i), abs(bisect_right(starts, max(a, b - 1)) - 1 - i)) - 1)
+              for a, b in cand.spans for i in asked)
     return 1.0 / (1.0 + gap)
 
 
