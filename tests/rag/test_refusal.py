@@ -80,3 +80,25 @@ def test_a_model_with_an_unknown_feature_or_ragged_weights_is_refused():
         Model.from_json({**good, "features": good["features"][:-1] + ["no_such_feature"]})
     with pytest.raises(ValueError, match="same length"):
         Model.from_json({**good, "weights": good["weights"][:-1]})
+
+
+def test_one_threshold_refuses_at_most_a_tenth_of_every_runs_answerable_questions():
+    """bench/refusal_model.py's rule: the threshold is set by the run whose answerable questions score lowest,
+    not by the pool (which let one set refuse 23 % of its answerable questions)."""
+    import numpy as np
+
+    from bench.refusal_model import Row, rates, threshold
+
+    rows, values = [], []
+    for run, shift in (("easy", 2.0), ("hard", 0.0)):
+        for i in range(20):
+            rows.append(Row(run, f"{run}{i}", False, 1, {}, 0.0, True))
+            values.append(shift + i / 10)
+    s = np.array(values)
+    th = threshold(rows, s)
+    for run in ("easy", "hard"):
+        sub = [i for i, r in enumerate(rows) if r.run == run]
+        assert rates([rows[i] for i in sub], s[sub], th)["refused_answerable"] <= 0.10
+    assert threshold(rows, s, rule="pooled") > th      # pooled, the hard run would refuse more than a tenth
+    hard = [i for i, r in enumerate(rows) if r.run == "hard"]
+    assert rates([rows[i] for i in hard], s[hard], threshold(rows, s, rule="pooled"))["refused_answerable"] > 0.10
