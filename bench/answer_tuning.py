@@ -11,6 +11,10 @@ candidate holds the kind). Any weight setting can then be replayed without embed
   with the per-script thresholds chosen on the *other* sets (at most 10 % answerable refused there);
 * the setting is chosen by the worst held-out set (a change that helps one and hurts another is not one).
 
+The evidence replayed here is the hand-set formula (``Scored.heuristic``); what the answerer ships is the
+refusal model fitted by bench/refusal_model.py (features: bench/refusal_collect.py), which also writes the
+thresholds in rag/resources/calibration.json.
+
     .venv/bin/python bench/answer_tuning.py --work .rag-eval --limit 150 [--json]
 """
 from __future__ import annotations
@@ -218,21 +222,6 @@ def pooled_thresholds(cache: dict[str, Any], w: dict[str, Any], runs: list[str])
     return out
 
 
-def write_calibration(th: dict[str, Any], command: str) -> Path:
-    import time
-    from importlib import resources
-
-    path = Path(str(resources.files("rag").joinpath("resources/calibration.json")))
-    what = {"same": "question in the passages' script", "cross": "question in another script than the passages"}
-    data = {"extractive": {k: {**{x: v for x, v in th[k].items() if x != "curve"},
-                               "rule": "highest threshold refusing at most 10% of answerable questions, "
-                                       "dev sets pooled (answer-removed questions as the unanswerable ones)",
-                               "what": what[k]} for k in ("same", "cross")},
-            "command": command, "measured": time.strftime("%Y-%m-%d")}
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return path
-
-
 def grid() -> list[dict[str, Any]]:
     out = []
     for strong, weak, missing, gate in itertools.product((0.0, 0.04, 0.08, 0.12), (0.0, 0.02, 0.04),
@@ -252,8 +241,6 @@ def main() -> None:
                     help="other evaluation work folders whose stored vectors may be reused")
     ap.add_argument("--replay-only", action="store_true", help="only replay the stored features")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--write-calibration", action="store_true",
-                    help="store the pooled per-script thresholds of the shipped weights in rag/resources")
     ap.add_argument("--named-check", action="store_true", help="only measure the NAMED_MISSING penalty's reach")
     args = ap.parse_args()
     args.cache.parent.mkdir(parents=True, exist_ok=True)
@@ -291,8 +278,8 @@ def main() -> None:
         print(f"    {run}: {x}")
     th = pooled_thresholds(cache, now, runs)
     print("pooled thresholds:", json.dumps(th, ensure_ascii=False))
-    if args.write_calibration:
-        print("wrote", write_calibration(th, "python bench/answer_tuning.py " + " ".join(sys.argv[1:])))
+    print("(the hand-set evidence above is the baseline: the shipped refusal is the model of "
+          "bench/refusal_model.py, which writes rag/resources/calibration.json)")
 
 
 if __name__ == "__main__":

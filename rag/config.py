@@ -33,7 +33,7 @@ class Settings:
     candidates: int = 50             # per retrieval leg, before fusion
     answerer: str = "extractive"
     answer_sentences: int = 3
-    refusal_threshold: float | None = None   # None: the calibrated value shipped in rag/resources
+    refusal_threshold: float | None = None   # None: the calibrated ones in rag/resources (refusal-model log-odds)
     # LLM answerer (issue: LLM answerer through langchain)
     llm_backend: str = "openai"      # openai (any OpenAI-compatible endpoint) | ollama | llamacpp
     llm_model: str = ""

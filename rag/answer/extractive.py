@@ -7,9 +7,10 @@ number for "كم", a date for "متى"…, see question_type.py); never by posit
 sentence leads; a few more join it only when they score close to it, so answers stay short. Every
 sentence is quoted verbatim from its passage; sentences of one passage share its citation number.
 
-The evidence is the best score, lowered when question words appear in no retrieved sentence or a "how
-many"/"when" question finds no number/date at all: on topic is not an answer. Below the threshold
-calibrated on the dev sets (``bench/answer_tuning.py``, per script), the answerer refuses in the
+The evidence is the refusal model's log-odds that the best sentence holds what was asked (refusal.py:
+the best score, question words no retrieved sentence contains, how the best sentence stands out…), minus
+its rules (a named place, or an asked number/date, found nowhere): on topic is not an answer. Below the
+threshold calibrated on the dev sets (``bench/refusal_model.py``, per script), the answerer refuses in the
 question's language, says what it did not find, and lists what came closest as "possibly related".
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ from index.embedders import Embedder
 
 from ..messages import refusal_sentences
 from ..retrieval import Hit, Retrieval
-from . import crossling
+from . import crossling, refusal
 from .base import QUOTED, Answer, AnswerSentence, Evidence, citation_for, drain
 from .question_type import answer_span, is_fragment, place_names, question_kind, type_spans
 from .sentence_vectors import SentenceVectors
@@ -53,8 +54,9 @@ JOIN_MARGIN = 0.06
 #: more than one question per set either way, so the weights stay small: they decide between sentences
 #: that are otherwise close (the seed's Kremlin-spokesman question), not against meaning.
 TYPE_WEIGHT = {"number": 0.04, "time": 0.04, "place": 0.02, "person": 0.02, "reason": 0.02, "manner": 0.0}
-#: Subtracted from the evidence per share of the question's terms that no sentence of the retrieved
-#: passages contains: on topic is not an answer. Same-script questions only. Chosen on the dev sets: 0.1
+#: The hand-set evidence (``Scored.heuristic``, the refusal model's baseline in bench/) — subtracted per
+#: share of the question's terms that no sentence of the retrieved passages contains: on topic is not an
+#: answer. Same-script questions only. Chosen on the dev sets: 0.1
 #: lifts XQuAD-ar answer-removed refusal (at 10 % answerable refused) .76 → .82 and leaves ARCD and MLQA
 #: as they were; 0.2 and more cost ARCD (.53 → .45), where paraphrased questions share fewer words.
 MISSING_WEIGHT = 0.1
@@ -79,6 +81,9 @@ KIND_GATE = {"number": 0.5, "time": 0.5}
 #: (`python bench/answer_tuning.py --named-check`).
 NAMED_MISSING = 0.5
 
+#: The evidence of a question without a single candidate sentence: below any threshold.
+NO_EVIDENCE = -20.0
+
 
 #: Words that only say what kind of answer is wanted ("كم عدد…", "ما اسم…"): an answer sentence rarely
 #: repeats them, so their absence is not a missing topic.
@@ -98,6 +103,11 @@ class _Candidate:
     holds: bool = False          # the sentence holds what the question asks for (a number, a date…)
     typed: float = 0.0           # TYPE_WEIGHT of the question's kind when it does (0 across scripts)
     lexical_weight: float = LEXICAL_WEIGHT
+    spans: list[tuple[int, int]] = field(default_factory=list)   # where it holds the asked kind (sentence offsets)
+
+    @property
+    def dense(self) -> float:
+        return self.hit.dense or 0.0
 
     @property
     def score(self) -> float:
@@ -116,9 +126,23 @@ class Scored:
     kind_found: bool             # some candidate holds the asked kind (True when the kind asks nothing)
     named_missing: list[str] = field(default_factory=list)   # places the question names, in no passage
     cross: bool = False          # question and passages in different scripts
+    idf: dict[str, float] = field(default_factory=dict)       # question term → IDF over the candidate pool
+    hit_terms: list[set[str]] = field(default_factory=list)   # per retrieved passage: question terms in its text
+    title_terms: set[str] = field(default_factory=set)        # question terms in the passages' titles
 
     @property
     def evidence(self) -> float:
+        """What the threshold is compared with: the refusal model's log-odds that the best sentence holds
+        what was asked (rag/answer/refusal.py; fitted on the dev sets) minus its rules (a named place or
+        an asked number/date found nowhere), NO_EVIDENCE without a candidate."""
+        if not self.candidates:
+            return NO_EVIDENCE
+        return refusal.evidence(refusal.features(self), self.cross)
+
+    @property
+    def heuristic(self) -> float:
+        """The hand-set evidence used before the refusal model (best score minus the missing-word, kind and
+        named-place penalties): one of the model's features' sources, and the baseline bench/ compares with."""
         best = self.candidates[0].score if self.candidates else 0.0
         gate = 0.0 if self.kind_found or self.cross else KIND_GATE.get(self.kind, 0.0)
         named = NAMED_MISSING if self.named_missing else 0.0
@@ -206,16 +230,23 @@ class ExtractiveAnswerer:
         q_terms = set(keyword_terms(retrieval.query.text))
         cands: list[_Candidate] = []
         seen_terms: set[str] = set()
+        hit_terms: list[set[str]] = []
+        title_terms: set[str] = set()
         for rank, hit in enumerate(retrieval.hits):
             c = hit.chunk
+            in_hit: set[str] = set()
             for s, e in split_sentences(c.text):
                 text = c.text[s:e]
                 terms = set(keyword_terms(text))
                 seen_terms |= terms
+                in_hit |= terms
                 if len(normalize(text)) < 3 or is_fragment(text):
                     continue            # a heading or a name alone ("صالح") is not an answer
                 cands.append(_Candidate(rank, hit, (c.start + s, c.start + e), text, terms))
-            seen_terms |= set(keyword_terms(c.title or ""))
+            hit_terms.append(in_hit & q_terms)
+            title = set(keyword_terms(c.title or ""))
+            title_terms |= title & q_terms
+            seen_terms |= title
         cross = bool(retrieval.hits) and is_cross_script(question, retrieval.hits[0].chunk.text)
         keys = crossling.english_keys(question) if cross else []
         if cross:
@@ -263,10 +294,12 @@ class ExtractiveAnswerer:
         found = kind not in TYPE_WEIGHT
         for p, v in zip(pool, cos):
             p.cosine = float(v)
-            if kind in TYPE_WEIGHT and type_spans(kind, p.text, question):
-                p.holds, p.typed, found = True, weight, True
+            if kind in TYPE_WEIGHT:
+                p.spans = type_spans(kind, p.text, question)
+                if p.spans:
+                    p.holds, p.typed, found = True, weight, True
         pool.sort(key=lambda x: -x.score)
-        return Scored(pool, kind, missing, share, found, named, cross)
+        return Scored(pool, kind, missing, share, found, named, cross, idf, hit_terms, title_terms)
 
     def _refusal(self, question: str, retrieval: Retrieval, lang: str, best: float, threshold: float,
                  scored: Scored | None = None) -> Answer:
