@@ -292,7 +292,8 @@ def _run_update(ctx: click.Context, paths: tuple[Path, ...], embedder_spec: str 
         click.echo(f"not indexed: {report.walk.describe()}", err=True)
     if report.interrupted:
         _show_interrupted(report, where, paths, command, fresh, as_json,
-                          f" --embedder {shlex.quote(embedder_spec)}" if embedder_spec else "")
+                          (f" --embedder {shlex.quote(embedder_spec)}" if embedder_spec else "")
+                          + ("" if ray is None else " --ray" if ray == "local" else f" --ray={shlex.quote(ray)}"))
         ctx.exit(EXIT_INTERRUPTED)
     if as_json:
         _dump(report.to_json())
@@ -384,7 +385,6 @@ _exclude_opt = click.option(
     "--exclude", "exclude", multiple=True, metavar="GLOB",
     help="Leave out files matching GLOB (gitignore syntax, relative to each folder; repeatable), as a "
          ".ragignore file in the folder does. Articles of excluded files leave the index.")
-
 
 
 def _ray_address(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
