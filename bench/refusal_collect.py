@@ -9,6 +9,9 @@ the live object; sentence vectors are not stored. Questions are taken in strides
 sample, every run in turn, so an interrupted collection still covers every set evenly.
 
     .venv/bin/python bench/refusal_collect.py --work .rag-eval --limit 150 [--distractors]
+
+The cache is keyed by question id: after a change to retrieval or to the sentence scores, delete
+bench/out/refusal_features.json first (else old features are replayed), then refit with bench/refusal_model.py.
 """
 from __future__ import annotations
 
