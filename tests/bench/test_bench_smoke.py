@@ -141,3 +141,13 @@ def test_stem_alternatives():
     assert "ليونا" in stem_alternatives(normalize("لليونا"))
     assert "فاز" in stem_alternatives(normalize("فازت"))
     assert stem_alternatives(normalize("كتاب")) == []
+
+
+def test_sentence_choice(out):
+    from bench import sentence_choice
+
+    r = _run(sentence_choice, out)
+    matched, total = map(int, r["replay_matches_product"].split("/"))
+    assert total > 0 and matched == total            # the replay chooses as the product does
+    assert set(r["same_script"]["held_out"]) == {"xquad.ar.json", "arcd-train.json", "mlqa-ar.json"}
+    assert set(r["cross_script"]["held_out"]) == {"xquad.en.json", "mlqa-ar-q-en.json"}
