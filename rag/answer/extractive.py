@@ -3,7 +3,9 @@
 Sentences are scored by meaning (cosine between the question and the sentence, embedded as a passage),
 IDF-weighted keyword overlap with the question (across scripts: transliterated names and reporting verbs,
 see crossling.py), how well their passage matched, and whether they hold what the question asks for (a
-number for "كم", a date for "متى"…, see question_type.py); never by position in the article. The best
+number for "كم", a date for "متى"…, see question_type.py); never by position in the article. Which sentences
+are quoted also weighs what must not move the refusal (the previous sentence's keyword overlap; across
+scripts the dictionary overlap and the type bonus): those count in the choice, not in the evidence. The best
 sentence leads; a few more join it only when they score close to it, so answers stay short. Every
 sentence is quoted verbatim from its passage; sentences of one passage share its citation number.
 
@@ -57,7 +59,7 @@ TYPE_WEIGHT = {"number": 0.04, "time": 0.04, "place": 0.02, "person": 0.02, "rea
 #: What decides which sentences are quoted but stays out of the evidence (the refusal decision is calibrated
 #: on the evidence alone, so these move no threshold). Chosen by leave-one-set-out over all dev questions
 #: (`python bench/sentence_choice.py`: XQuAD-ar 1,190, ARCD 693, MLQA-ar 225 and the English XQuAD / MLQA
-#: questions; each set's weight chosen on the others, never worse on any of them), bench/README §9b:
+#: questions; each set's weight chosen on the others, never worse on any of them), bench/README §9c:
 #:
 #: CONTEXT_WEIGHT — same script: a sentence is chosen as if it held this share of the keyword overlap of the
 #: sentence before it in its passage (when that is more than its own). Native questions paraphrase the
@@ -118,7 +120,7 @@ class _Candidate:
     holds: bool = False          # the sentence holds what the question asks for (a number, a date…)
     typed: float = 0.0           # TYPE_WEIGHT of the question's kind when it does (0 across scripts)
     lexical_weight: float = LEXICAL_WEIGHT
-    choice_bonus: float = 0.0    # counts for which sentence is quoted, not for the evidence (CROSS_TYPE_WEIGHT)
+    choice_bonus: float = 0.0    # counts for which sentence is quoted, not for the evidence (CONTEXT_WEIGHT…)
 
     @property
     def score(self) -> float:
