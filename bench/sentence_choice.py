@@ -18,7 +18,7 @@ is scored with the setting best on the other sets of its script kind by 10 × th
 at 0) + the mean change, so a setting that helps one set and hurts another loses. The replay of the shipped
 weights reproduces the product's answers (``replay_matches_product`` in the result).
 
-    .venv/bin/python bench/sentence_choice.py --work .rag-eval     # ~30 min on 2 shared cores (embedding)
+    .venv/bin/python bench/sentence_choice.py --work .rag-eval     # ~6 min at load average 3 (embedding)
 """
 from __future__ import annotations
 
