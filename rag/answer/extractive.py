@@ -3,7 +3,9 @@
 Sentences are scored by meaning (cosine between the question and the sentence, embedded as a passage),
 IDF-weighted keyword overlap with the question (across scripts: transliterated names and reporting verbs,
 see crossling.py), how well their passage matched, and whether they hold what the question asks for (a
-number for "كم", a date for "متى"…, see question_type.py); never by position in the article. The best
+number for "كم", a date for "متى"…, see question_type.py); never by position in the article. Which sentences
+are quoted also weighs what must not move the refusal (the previous sentence's keyword overlap; across
+scripts the dictionary overlap and the type bonus): those count in the choice, not in the evidence. The best
 sentence leads; a few more join it only when they score close to it, so answers stay short. Every
 sentence is quoted verbatim from its passage; sentences of one passage share its citation number.
 
@@ -24,6 +26,7 @@ from typing import Iterator
 from index.arabic import keyword_terms, language, normalize, script, split_sentences
 from index.embedders import Embedder
 
+from ..bilingual import translated_terms
 from ..messages import refusal_sentences
 from ..retrieval import Hit, Retrieval
 from . import crossling, refusal
@@ -54,6 +57,25 @@ JOIN_MARGIN = 0.06
 #: more than one question per set either way, so the weights stay small: they decide between sentences
 #: that are otherwise close (the seed's Kremlin-spokesman question), not against meaning.
 TYPE_WEIGHT = {"number": 0.04, "time": 0.04, "place": 0.02, "person": 0.02, "reason": 0.02, "manner": 0.0}
+#: What decides which sentences are quoted but stays out of the evidence (the refusal decision is calibrated
+#: on the evidence alone, so these move no threshold). Chosen by leave-one-set-out over all dev questions
+#: (`python bench/sentence_choice.py`: XQuAD-ar 1,190, ARCD 693, MLQA-ar 225 and the English XQuAD / MLQA
+#: questions; each set's weight chosen on the others, never worse on any of them), bench/README §9c:
+#:
+#: CONTEXT_WEIGHT — same script: a sentence is chosen as if it held this share of the keyword overlap of the
+#: sentence before it in its passage (when that is more than its own). Native questions paraphrase the
+#: sentence that sets the topic and the answer follows it ("يحده من الجنوب الكويت …، ومن الشمال تركيا";
+#: "… وخفض خطر حدوث المضاعفات. تتلخص تلك الخطوات في خفض الوزن، وكثرة الحركة."). Held out: XQuAD-ar
+#: ⊇ gold .824 → .844, ARCD .794 → .818, MLQA-ar .627 → .631 (0.8–1.0 chosen on the other sets; quoted
+#: sentences per answer 1.58 → 1.74 on XQuAD-ar).
+CONTEXT_WEIGHT = 0.9
+#: DICTIONARY_WEIGHT — across scripts: the IDF-weighted share of the question words' FreeDict translations
+#: (rag.bilingual, the retrieval's dictionary leg) that a sentence holds. CROSS_TYPE_WEIGHT — across scripts:
+#: the type bonus (in the evidence it lowered the refusal of answer-removed English questions, see
+#: CROSS_LEXICAL_WEIGHT; as a choice it does not touch the evidence). Held out: XQuAD-en ⊇ gold .712 → .733
+#: (weights chosen on MLQA-en), MLQA-en .658 → .671 (chosen on XQuAD-en), with fewer sentences quoted.
+DICTIONARY_WEIGHT = 0.03
+CROSS_TYPE_WEIGHT = {"number": 0.02, "time": 0.02, "place": 0.02, "person": 0.02}
 #: The hand-set evidence (``Scored.heuristic``, the refusal model's baseline in bench/) — subtracted per
 #: share of the question's terms that no sentence of the retrieved passages contains: on topic is not an
 #: answer. Same-script questions only. Chosen on the dev sets: 0.1
@@ -104,6 +126,7 @@ class _Candidate:
     typed: float = 0.0           # TYPE_WEIGHT of the question's kind when it does (0 across scripts)
     lexical_weight: float = LEXICAL_WEIGHT
     spans: list[tuple[int, int]] = field(default_factory=list)   # where it holds the asked kind (sentence offsets)
+    choice_bonus: float = 0.0    # counts for which sentence is quoted, not for the evidence (CONTEXT_WEIGHT…)
 
     @property
     def dense(self) -> float:
@@ -111,8 +134,14 @@ class _Candidate:
 
     @property
     def score(self) -> float:
+        """What the refusal decision reads (the best candidate's is the evidence)."""
         return (self.cosine + self.lexical_weight * self.lexical + PASSAGE_WEIGHT * (self.hit.dense or 0.0)
                 - RANK_PENALTY * self.hit_rank + self.typed)
+
+    @property
+    def choice(self) -> float:
+        """What decides which sentences are quoted: the score plus the bonuses that must not move the evidence."""
+        return self.score + self.choice_bonus
 
 
 @dataclass
@@ -143,7 +172,7 @@ class Scored:
     def heuristic(self) -> float:
         """The hand-set evidence used before the refusal model (best score minus the missing-word, kind and
         named-place penalties): one of the model's features' sources, and the baseline bench/ compares with."""
-        best = self.candidates[0].score if self.candidates else 0.0
+        best = max((c.score for c in self.candidates), default=0.0)  # sorted by choice, not score
         gate = 0.0 if self.kind_found or self.cross else KIND_GATE.get(self.kind, 0.0)
         named = NAMED_MISSING if self.named_missing else 0.0
         if self.cross:
@@ -190,7 +219,7 @@ class ExtractiveAnswerer:
                 yield s.text
             return answer
         chosen = [c for c in candidates[: self.max_sentences * 3]
-                  if c.score >= candidates[0].score - JOIN_MARGIN][: self.max_sentences]
+                  if c.choice >= candidates[0].choice - JOIN_MARGIN][: self.max_sentences]
         chosen = _dedupe(chosen)
         # Sensible order: stories in the order of their best sentence, sentences in reading order.
         story_rank: dict[str, int] = {}
@@ -286,19 +315,28 @@ class ExtractiveAnswerer:
                            key=lambda x: (-x.lexical, x.hit_rank))
             pool += extra[:TOP_PASSAGE_EXTRA]
         else:
+            # each sentence's predecessor in its passage (reading order), for CONTEXT_WEIGHT
+            previous = {id(b): a for a, b in zip(cands, cands[1:]) if a.hit is b.hit}
             cands.sort(key=lambda x: (-x.lexical, x.hit_rank))
             pool = cands[:MAX_CANDIDATES] + [c for c in cands[MAX_CANDIDATES:] if c.hit_rank == 0][:TOP_PASSAGE_EXTRA]
+            for c in pool:
+                if (before := previous.get(id(c))) is not None:
+                    c.choice_bonus = LEXICAL_WEIGHT * max(0.0, CONTEXT_WEIGHT * before.lexical - c.lexical)
         vecs = self._vectors([p.text for p in pool])
         cos = vecs @ retrieval.query_vector
         weight = 0.0 if cross else TYPE_WEIGHT.get(kind, 0.0)
         found = kind not in TYPE_WEIGHT
+        dictionary = _dictionary_overlap(retrieval.query.text, cands) if cross else {}
         for p, v in zip(pool, cos):
             p.cosine = float(v)
+            p.choice_bonus += DICTIONARY_WEIGHT * dictionary.get(id(p), 0.0)
             if kind in TYPE_WEIGHT:
                 p.spans = type_spans(kind, p.text, question)
                 if p.spans:
                     p.holds, p.typed, found = True, weight, True
-        pool.sort(key=lambda x: -x.score)
+                    if cross:
+                        p.choice_bonus += CROSS_TYPE_WEIGHT.get(kind, 0.0)
+        pool.sort(key=lambda x: -x.choice)
         return Scored(pool, kind, missing, share, found, named, cross, idf, hit_terms, title_terms)
 
     def _refusal(self, question: str, retrieval: Retrieval, lang: str, best: float, threshold: float,
@@ -316,6 +354,25 @@ class ExtractiveAnswerer:
             meta.update(kind=scored.kind, missing=missing)
         return Answer(question, tuple(AnswerSentence(t, ()) for t in texts), (), True, lang, self.name,
                       related=related, evidence=best, meta=meta)
+
+
+def _dictionary_overlap(question: str, cands: list[_Candidate]) -> dict[int, float]:
+    """For an English question over Arabic sentences: each candidate's IDF-weighted share (IDF over the
+    candidates) of the question words' FreeDict translations it holds (rag.bilingual; {} without the
+    dictionary). Only translations some candidate holds count, so a question word the dictionary renders
+    badly costs nothing."""
+    wanted = set(translated_terms(question))
+    if not wanted:
+        return {}
+    df: dict[str, int] = {}
+    for c in cands:
+        for t in c.terms & wanted:
+            df[t] = df.get(t, 0) + 1
+    idf = {t: math.log(1 + len(cands) / (1 + n)) for t, n in df.items()}
+    total = sum(idf.values())
+    if total <= 0:
+        return {}
+    return {id(c): sum(idf[t] for t in c.terms & wanted) / total for c in cands}
 
 
 def _opening(text: str, words: int = 8) -> str:

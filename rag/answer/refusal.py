@@ -67,7 +67,9 @@ def _near(cand: _Cand, q_terms: set[str]) -> float:
 def features(scored: Any) -> dict[str, float]:
     """The refusal features of one asked question (``Scored`` or its JSON replay in bench/): see the module
     docstring for why each one. All are bounded and defined for every question with a candidate."""
-    cands: Sequence[_Cand] = scored.candidates
+    # by score, best first: the model was fitted so (the answerer orders its pool by choice, which may put
+    # another sentence first to be quoted without changing the evidence)
+    cands: Sequence[_Cand] = sorted(scored.candidates, key=lambda c: -c.score)
     idf: dict[str, float] = scored.idf
     total = math.fsum(idf.values()) or 1.0
     q = set(idf)

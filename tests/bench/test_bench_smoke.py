@@ -120,3 +120,34 @@ def test_native_retrieval(out):
                                "mlqa-ar-q-en.json"}
     assert set(cv["chosen_on_all"]) == {"keyword_lambda", "title", "translated", "variants"}
     assert all(0 <= run["cross_validated"]["R@5"] <= 1 for run in cv["runs"].values())
+
+
+def test_native_variants(out):
+    from bench import native_variants
+
+    r = _run(native_variants, out)
+    study = r["study"]
+    assert set(study) == set(native_variants.GRIDS)
+    runs = study["minspan"]["runs"]
+    assert set(runs) == {"xquad.ar.json", "xquad.en.json", "arcd-train.json", "mlqa-ar.json", "mlqa-ar-q-en.json"}
+    assert all(0 <= run["cross_validated"]["R@5"] <= 1 for run in runs.values())
+
+
+def test_stem_alternatives():
+    from bench.native_variants import stem_alternatives
+    from index.arabic import normalize
+
+    assert stem_alternatives(normalize("لمشروع")) == ["مشروع"]
+    assert "ليونا" in stem_alternatives(normalize("لليونا"))
+    assert "فاز" in stem_alternatives(normalize("فازت"))
+    assert stem_alternatives(normalize("كتاب")) == []
+
+
+def test_sentence_choice(out):
+    from bench import sentence_choice
+
+    r = _run(sentence_choice, out)
+    matched, total = map(int, r["replay_matches_product"].split("/"))
+    assert total > 0 and matched == total            # the replay chooses as the product does
+    assert set(r["same_script"]["held_out"]) == {"xquad.ar.json", "arcd-train.json", "mlqa-ar.json"}
+    assert set(r["cross_script"]["held_out"]) == {"xquad.en.json", "mlqa-ar-q-en.json"}
