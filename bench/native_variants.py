@@ -102,7 +102,7 @@ def collect(root: Path, questions: Sequence[Any], vectors: dict[str, np.ndarray]
                 known, nterms = (snap.known_terms(terms) if terms else 0), len(set(terms))
                 if variants and terms:
                     terms, known, nterms = expanded_terms(snap, q.question, terms)
-                dense = snap.dense(qvec, POOL, None)
+                dense = snap.dense(qvec, POOL)
                 keyword = snap.keyword(terms, POOL) if terms else []
                 ids = list(dict.fromkeys([i for i, _ in dense] + [i for i, _ in keyword]))
                 bm = snap.keyword_scores(terms, ids) if terms else {}
