@@ -46,6 +46,20 @@ class IndexMissing(FileNotFoundError):
 class EmbedderMismatch(ValueError):
     """The index was built with another embedder than the one asked for."""
 
+    @classmethod
+    def for_reader(cls, location: str, info: "IndexInfo", identity: str, dim: int) -> "EmbedderMismatch":
+        """A question asked with another embedder: the same words on every backend."""
+        return cls(f"the index at {location} was built with embedder {info.embedder!r} ({info.identity}, "
+                   f"{info.dim} dims) but {identity!r} ({dim} dims) was asked for: use --embedder "
+                   f"{info.embedder} or rebuild with `rag index build --embedder …`")
+
+    @classmethod
+    def for_writer(cls, location: str, info: "IndexInfo", identity: str) -> "EmbedderMismatch":
+        """An update with another embedder would mix two vector spaces in one index."""
+        return cls(f"the index at {location} was built with embedder {info.embedder!r} ({info.identity}, "
+                   f"{info.dim} dims); updating it with {identity!r} would mix vectors: rebuild it with "
+                   f"`rag index build` (or update with --embedder {info.embedder})")
+
 
 class IndexInvalid(RuntimeError):
     """The index exists but is not one this version can read."""

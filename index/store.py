@@ -619,10 +619,7 @@ class Store:
 
     def check_embedder(self, identity: str, dim: int) -> None:
         if identity != self.info.identity or dim != self.info.dim:
-            raise EmbedderMismatch(
-                f"the index at {self.root} was built with embedder {self.info.embedder!r} "
-                f"({self.info.identity}, {self.info.dim} dims) but {identity!r} ({dim} dims) was asked for: "
-                f"use --embedder {self.info.embedder} or rebuild with `rag index build --embedder …`")
+            raise EmbedderMismatch.for_reader(str(self.root), self.info, identity, dim)
 
     @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
@@ -707,10 +704,7 @@ class Writer:
             _check_tables(self.conn, self.root)
             if info.identity != identity or info.dim != dim:
                 self.conn.execute("ROLLBACK")
-                raise EmbedderMismatch(
-                    f"the index at {self.root} was built with embedder {info.embedder!r} ({info.identity}, "
-                    f"{info.dim} dims); updating it with {identity!r} would mix vectors: rebuild it with "
-                    f"`rag index build` (or update with --embedder {info.embedder})")
+                raise EmbedderMismatch.for_writer(str(self.root), info, identity)
             self.rechunk = info.chunking != chunking
             if not postings.present(meta):  # an index from before the postings: build them, in this transaction
                 postings.build(self.conn, self.postings)

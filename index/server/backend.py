@@ -318,10 +318,7 @@ class ServerReader:
 
     def check_embedder(self, identity: str, dim: int) -> None:
         if identity != self.info.identity or dim != self.info.dim:
-            raise EmbedderMismatch(
-                f"the index at {self.location} was built with embedder {self.info.embedder!r} "
-                f"({self.info.identity}, {self.info.dim} dims) but {identity!r} ({dim} dims) was asked for: "
-                f"use --embedder {self.info.embedder} or rebuild with `rag index build --embedder …`")
+            raise EmbedderMismatch.for_reader(str(self.location), self.info, identity, dim)
 
     @contextmanager
     def snapshot(self) -> Iterator[ServerSnapshot]:
@@ -408,10 +405,7 @@ class ServerWriter:
         info = _info(meta, self.location)
         if not fresh:
             if info.identity != identity or info.dim != dim:
-                raise EmbedderMismatch(
-                    f"the index at {self.location} was built with embedder {info.embedder!r} ({info.identity}, "
-                    f"{info.dim} dims); updating it with {identity!r} would mix vectors: rebuild it with "
-                    f"`rag index build` (or update with --embedder {info.embedder})")
+                raise EmbedderMismatch.for_writer(str(self.location), info, identity)
             self.rechunk = info.chunking != chunking
             self.collection = meta[COLLECTION]
         else:  # replace everything in this transaction; the old collection serves readers until the commit
