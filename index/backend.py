@@ -80,6 +80,17 @@ class IndexInfo:
     created_at: str
     updated_at: str
 
+    @classmethod
+    def from_meta(cls, meta: dict[str, str], where: str) -> "IndexInfo":
+        """Read from a catalog's meta table (every backend stores the same keys); ``where`` starts the
+        message ("index at …") when a key is missing or not a number, which only a damaged catalog has."""
+        try:
+            return cls(meta["embedder"], meta["identity"], int(meta["dim"]), meta.get("chunking", ""),
+                       int(meta["generation"]), meta["created_at"], meta["updated_at"])
+        except (KeyError, ValueError) as exc:
+            raise IndexInvalid(f"{where} is missing or has a bad setting ({exc}): rebuild it with "
+                               "`rag index build`") from exc
+
 
 @dataclass(frozen=True)
 class ChunkRecord:

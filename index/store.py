@@ -172,11 +172,10 @@ def _info(meta: dict[str, str], root: Path) -> IndexInfo:
         if not OLDEST_SCHEMA <= int(meta["schema"]) <= SCHEMA_VERSION:
             raise IndexInvalid(f"index at {root} has schema version {meta['schema']}, this program reads "
                                f"versions {OLDEST_SCHEMA} to {SCHEMA_VERSION}: rebuild it with `rag index build`")
-        return IndexInfo(meta["embedder"], meta["identity"], int(meta["dim"]), meta.get("chunking", ""),
-                         int(meta["generation"]), meta["created_at"], meta["updated_at"])
     except (KeyError, ValueError) as exc:
         raise IndexInvalid(f"index at {root} is missing or has a bad setting ({exc}): rebuild it with "
                            "`rag index build`") from exc
+    return IndexInfo.from_meta(meta, f"index at {root}")
 
 
 def _vector_file(root: Path, generation: int) -> Path:

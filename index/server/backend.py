@@ -62,11 +62,10 @@ def _info(meta: dict[str, str], where: str) -> IndexInfo:
         if int(meta["schema"]) > catalog.SCHEMA_VERSION:
             raise IndexInvalid(f"the catalog at {where} has schema version {meta['schema']}, this program reads "
                                f"up to {catalog.SCHEMA_VERSION}: upgrade rag-news")
-        return IndexInfo(meta["embedder"], meta["identity"], int(meta["dim"]), meta.get("chunking", ""),
-                         int(meta["generation"]), meta["created_at"], meta["updated_at"])
     except (KeyError, ValueError) as exc:
         raise IndexInvalid(f"the catalog at {where} is missing or has a bad setting ({exc}): rebuild it with "
                            "`rag index build`") from exc
+    return IndexInfo.from_meta(meta, f"the catalog at {where}")
 
 
 class ServerBackend:
