@@ -19,7 +19,7 @@ MARKER = re.compile(r"^(<{7}( |$)|>{7}( |$)|={7}$)", re.M)
 def _text_files() -> list[Path]:
     out = []
     for folder, dirs, names in os.walk(ROOT):
-        dirs[:] = [d for d in dirs if d not in SKIP and not d.startswith("wt-")]
+        dirs[:] = [d for d in dirs if d not in SKIP]
         out += [Path(folder, n) for n in names if Path(n).suffix in TEXT or n in {"run", "setup"}]
     return out
 
