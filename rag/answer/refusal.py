@@ -39,6 +39,7 @@ class _Cand(Protocol):
     terms: set[str]
     text: str
     spans: list[tuple[int, int]]
+    answerable: float
 
     @property
     def dense(self) -> float: ...
@@ -83,6 +84,7 @@ def features(scored: Any) -> dict[str, float]:
     rarest = max((idf[t] for t in in_hits if t in idf), default=None)
     title_only = (scored.title_terms - in_hits - in_cands) if scored.title_terms else set()
     lexicals = sorted((c.lexical for c in cands), reverse=True)
+    answerables = sorted((c.answerable for c in cands), reverse=True)
     return {
         "score": best.score,
         "cosine": best.cosine,
@@ -105,6 +107,10 @@ def features(scored: Any) -> dict[str, float]:
         "close": sum(1 for c in cands[1:] if c.score >= best.score - 0.03) / max(1, len(cands) - 1),
         "top_passage": float(best.hit_rank == 0),
         "lexical_share": best.lexical / cover_all if cover_all > 0 else 0.0,
+        # the answerability head (answerability.py): does a sentence state what was asked, not only its topic
+        "answerable": best.answerable,
+        "answerable_max": answerables[0],
+        "answerable_margin": answerables[0] - (answerables[1] if len(answerables) > 1 else answerables[0]),
     }
 
 
@@ -142,7 +148,7 @@ class Model:
 FEATURE_NAMES = ("score", "cosine", "cosine_margin", "score_margin", "lexical", "lexical_margin", "cover_all",
                  "lexical_gap", "dense", "missing", "kind_missing", "named_missing", "holds", "near",
                  "rarest_in_best", "title_only", "question_terms", "cosine_rel", "close", "top_passage",
-                 "lexical_share")
+                 "lexical_share", "answerable", "answerable_max", "answerable_margin")
 
 
 #: Log-odds taken off when a place the question names is in no retrieved passage ("موقف الصين" over
