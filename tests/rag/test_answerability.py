@@ -13,6 +13,7 @@ import pytest
 from rag.answer import answerability
 from rag.answer.extractive import ExtractiveAnswerer
 from rag.answer.refusal import features, shipped_models
+from tests.rag.test_ask import KURSK_EN
 
 #: XQuAD-ar (CC BY-SA 4.0), Super Bowl 50: the question and the three sentences of its paragraph.
 SUPER_BOWL_Q = "من الذي خسر أمام البرونكوس في الجولة الفاصلة؟"
@@ -66,24 +67,25 @@ def test_a_malformed_weights_file_is_a_clear_error_naming_it(tmp_path: Path, con
 
 def test_the_refusal_reads_the_head(seed_index: Path, embedder, monkeypatch):
     """The answerer stores each candidate's answerability log-odds; the refusal features read them, and the
-    shipped refusal model weighs them: a head that says "answers" louder raises the evidence."""
+    shipped cross-script refusal model weighs them (bench/refusal_model.py kept the head for English questions
+    over Arabic passages only): a head that says "answers" louder raises such a question's evidence."""
     from index.store import Store
     from rag.retrieval import HybridRetriever, Query
 
-    assert {"answerable_max"} & set(shipped_models()["same"].names)
-    assert {"answerable_max"} & set(shipped_models()["cross"].names)
+    assert "answerable_max" in shipped_models()["cross"].names
     store = Store(seed_index)
     try:
-        retrieval = HybridRetriever(store, embedder).run(Query(AMBASSADOR_Q, k=5))
+        retrieval = HybridRetriever(store, embedder).run(Query(KURSK_EN, k=5))
         answerer = ExtractiveAnswerer(embedder)
-        before = answerer.scored(AMBASSADOR_Q, retrieval)
+        before = answerer.scored(KURSK_EN, retrieval)
+        assert before.cross
         vecs = answerer._vectors([c.text for c in before.candidates])
         want = answerability.shipped().logits(retrieval.query_vector, vecs)
-        assert [c.answerable for c in before.candidates] == pytest.approx(want.tolist(), abs=1e-6)
-        assert features(before)["answerable_max"] == pytest.approx(float(want.max()), abs=1e-6)
+        assert [c.answerable for c in before.candidates] == pytest.approx(want.tolist(), abs=1e-4)
+        assert features(before)["answerable_max"] == pytest.approx(float(want.max()), abs=1e-4)
         louder = replace(answerability.shipped(), bias=answerability.shipped().bias + 2.0)
         monkeypatch.setattr(answerability, "shipped", lambda: louder)
-        after = answerer.scored(AMBASSADOR_Q, retrieval)
+        after = answerer.scored(KURSK_EN, retrieval)
         assert features(after)["answerable_max"] == pytest.approx(features(before)["answerable_max"] + 2.0, abs=1e-6)
         assert after.evidence > before.evidence + 0.1
     finally:
