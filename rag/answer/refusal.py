@@ -6,6 +6,10 @@ When the answer is there, one sentence holds the question's rare words (those fe
 retrieved passages share), stands out from the others, and holds a span of the asked kind next to the
 question's words; when it was removed, the rare words are gone or spread over several sentences, the best
 sentence is one of many alike, and the passage covers more of the question than any one sentence does.
+Across scripts, where an English question shares no words with the Arabic sentences, the answerability head
+(answerability.py: a fitted reading of the e5 vectors beyond their cosine) says how likely the best candidate
+states what was asked; in the same script it added nothing the keyword features did not already carry
+(bench/README §9d), so only the cross-script model reads it.
 
 ``features`` turns the answerer's :class:`~rag.answer.extractive.Scored` view into those numbers, and
 :class:`RefusalModel` combines them by a logistic regression fitted on the dev sets (answerable vs
