@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,8 @@ def paragraph_sentences(text: str) -> list[tuple[int, int, str]]:
 
 
 def build_items(files: Sequence[Path], parallel: Sequence[Path], work: Path, cache: Path, embedder: Any,
-                paragraphs: int | None = None) -> tuple[list[Item], np.ndarray, list[str]]:
+                paragraphs: int | None = None, other_negatives: int = OTHER_NEGATIVES
+                ) -> tuple[list[Item], np.ndarray, list[str]]:
     from index.update import article_id
     from rag.evaluate import _answer_span, load_dev_sets, load_query_vectors, save_query_vectors
 
@@ -122,9 +124,9 @@ def build_items(files: Sequence[Path], parallel: Sequence[Path], work: Path, cac
                     qvec = qvecs[q.question] = np.asarray(embedder.embed_query(q.question), np.float32)
                     fresh += 1
                 others = [i for aid in by_group[group_of[q.gold]] if aid != q.gold for _, _, i in per_article[aid]]
-                rng = np.random.default_rng(abs(hash(q.id)) % 2 ** 32)
-                if len(others) > OTHER_NEGATIVES:
-                    others = sorted(rng.choice(others, OTHER_NEGATIVES, replace=False).tolist())
+                rng = np.random.default_rng(zlib.crc32(q.id.encode("utf-8")))   # the same sample in every run
+                if len(others) > other_negatives:
+                    others = sorted(rng.choice(others, other_negatives, replace=False).tolist())
                 items.append(Item(run, FOLDS.get(run, run), np.asarray(qvec, np.float32),
                                   [i for _, _, i in rows], gold, others))
     if fresh:
@@ -175,7 +177,7 @@ def design(items: Sequence[Item], vecs: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.vstack(X).astype(np.float64), np.concatenate(y), np.concatenate(w)
 
 
-def fit_head(items: Sequence[Item], vecs: np.ndarray, l2: float) -> Any:
+def fit_head(items: Sequence[Item], vecs: np.ndarray, l2: float, penalize_cosine: bool = False) -> Any:
     """L2 logistic regression by Newton's method on standardized φ (bias not penalized)."""
     from rag.answer.answerability import Head
 
@@ -190,7 +192,9 @@ def fit_head(items: Sequence[Item], vecs: np.ndarray, l2: float) -> Any:
     reg = np.full(d + 1, l2)
     # neither the bias nor the cosine is penalized: a strong L2 shrinks the head to the plain cosine it
     # is compared with, and the interaction terms must earn their weight on top of it
-    reg[-1] = reg[-2] = 0.0
+    reg[-1] = 0.0
+    if not penalize_cosine:
+        reg[-2] = 0.0
     for _ in range(25):
         p = 1 / (1 + np.exp(-np.clip(A @ theta, -30, 30)))
         g = A.T @ (sw * (p - y)) + reg * theta
@@ -238,14 +242,14 @@ def measure(items: Sequence[Item], vecs: np.ndarray, head: Any) -> dict[str, Any
     return out
 
 
-def cross_validate(items: Sequence[Item], vecs: np.ndarray, l2: float) -> dict[str, Any]:
+def cross_validate(items: Sequence[Item], vecs: np.ndarray, l2: float, penalize_cosine: bool = False) -> dict[str, Any]:
     out = {}
     for fold in sorted({it.fold for it in items}):
         train = [it for it in items if it.fold != fold]
         test = [it for it in items if it.fold == fold]
         if not train or not test:
             continue
-        head = fit_head(train, vecs, l2)
+        head = fit_head(train, vecs, l2, penalize_cosine)
         out.update(measure(test, vecs, head))
     return out
 
@@ -255,6 +259,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--work", type=Path, default=Path(".rag-eval"), help="rag eval's folder (query-vectors.npz)")
     ap.add_argument("--l2", type=float, default=None, help="skip the search: this L2")
     ap.add_argument("--write", action="store_true", help="ship the head fitted on all sets in rag/resources")
+    ap.add_argument("--other-negatives", type=int, default=OTHER_NEGATIVES,
+                    help="also this many sentences of the article's other paragraphs as negatives per question")
+    ap.add_argument("--penalize-cosine", action="store_true", help="the L2 also shrinks the cosine's weight (first try)")
     args = ap.parse_args(argv)
     out = out_dir(args)
     data = require_data()
@@ -268,7 +275,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                      embedder, paragraphs=6)
         grid = (10.0,)
     else:
-        items, vecs, _ = build_items(files, parallel, args.work, out / "answerability-sentences.npz", embedder)
+        items, vecs, _ = build_items(files, parallel, args.work, out / "answerability-sentences.npz", embedder,
+                                     other_negatives=args.other_negatives)
         grid = (args.l2,) if args.l2 is not None else L2_GRID
     log(f"{len(items)} questions, {len(vecs)} sentences")
     results: dict[str, Any] = {}
@@ -277,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             half = len(items) // 2
             for k, it in enumerate(items):
                 it.fold = "a" if k < half else "b"
-        res = cross_validate(items, vecs, l2)
+        res = cross_validate(items, vecs, l2, args.penalize_cosine)
         results[str(l2)] = res
         worst = min(v["head"]["removed_refused_at_10"] - v["cosine"]["removed_refused_at_10"] for v in res.values())
         log(f"l2 {l2}: worst removed-refused gain {worst:+.3f} " + json.dumps(
@@ -296,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.write and not args.smoke:
         from importlib import resources
 
-        head = fit_head(items, vecs, float(chosen))
+        head = fit_head(items, vecs, float(chosen), args.penalize_cosine)
         path = Path(str(resources.files("rag").joinpath("resources/answerability.json")))
         from bench.common import command_line
 
@@ -308,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         # one head per fold, fitted without it: what bench/refusal_model.py --fold-heads reads for an honest
         # leave-one-set-out (the refusal model's held-out set must not have trained the head either)
         for fold in sorted({it.fold for it in items}):
-            fh = fit_head([it for it in items if it.fold != fold], vecs, float(chosen))
+            fh = fit_head([it for it in items if it.fold != fold], vecs, float(chosen), args.penalize_cosine)
             fold_path = out / f"answerability-fold-{fold}.json"
             fold_path.write_text(json.dumps({"fold": fold, "l2": float(chosen), "head": fh.to_json()}) + "\n",
                                  encoding="utf-8")
