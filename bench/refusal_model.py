@@ -55,6 +55,7 @@ class _Cand:
     text: str
     spans: list[tuple[int, int]]
     gold: bool
+    answerable: float = 0.0
 
     @property
     def dense(self) -> float:
@@ -82,9 +83,18 @@ class _Scored:
     evidence = X.Scored.heuristic   # the hand-set formula, for the baseline
 
 
-def load_scored(d: dict[str, Any]) -> _Scored:
+def _answerable(c: dict[str, Any], head: str | None) -> float:
+    """A stored candidate's answerability log-odds: the shipped head's, or (``head``) the one fitted without
+    that fold (bench/answerability_fit.py), so that a held-out set's features come from a head it did not train."""
+    if head is None:
+        return c.get("answerable", 0.0)
+    return c["answerable_folds"][head]
+
+
+def load_scored(d: dict[str, Any], head: str | None = None) -> _Scored:
     cands = [_Cand(c["cosine"], c["lexical"], c["lexical_weight"], c["dense"], c["hit_rank"], c["holds"], c["typed"],
-                   set(c["terms"]), c["text"], [tuple(s) for s in c["spans"]], c["gold"]) for c in d["cands"]]
+                   set(c["terms"]), c["text"], [tuple(s) for s in c["spans"]], c["gold"], _answerable(c, head))
+             for c in d["cands"]]
     return _Scored(cands, d["kind"], d["missing_share"], d["kind_found"], d["named_missing"], d["cross"],
                    d["idf"], [set(t) for t in d["hit_terms"]], set(d["title_terms"]), list(d["named_missing"]))
 
@@ -111,7 +121,7 @@ class Row:
     in_context: bool = True   # intact: some candidate sentence holds the gold span (else not answerable here)
 
 
-def load_rows(path: Path) -> list[Row]:
+def load_rows(path: Path, head: str | None = None) -> list[Row]:
     data = json.loads(path.read_text())
     rows = []
     for run, qs in data.items():
@@ -119,7 +129,7 @@ def load_rows(path: Path) -> list[Row]:
             for cond, label in (("intact", 1), ("removed", 0)):
                 if cond not in q:
                     continue
-                s = load_scored(q[cond])
+                s = load_scored(q[cond], head)
                 f = features(s) if s.candidates else None
                 rows.append(Row(run, qid, s.cross, label, f, s.evidence if s.candidates else -9.0,
                                 label == 1 and contains_gold(s), label == 0 or any(c.gold for c in s.candidates)))
@@ -261,6 +271,21 @@ def _set(run: str) -> str:
     return run.split("+")[0]
 
 
+def loso_fold_heads(path: Path, cross: bool, names: tuple[str, ...], l2: float, distractor_runs: bool,
+                    threshold_on: str = "all") -> dict[str, Any]:
+    """Leave one set out with the answerability features of each held-out set taken from the head fitted
+    without its fold (bench/answerability_fit.py writes one per fold; refusal_collect.py stores their log-odds):
+    the held-out set trained neither the refusal model nor the head it reads."""
+    from bench.answerability_fit import FOLDS
+
+    out: dict[str, Any] = {}
+    for fold in sorted(set(FOLDS.values())):
+        rows = [r for r in load_rows(path, fold) if r.cross == cross and (distractor_runs or DISTRACTORS not in r.run)]
+        res = loso(rows, names, l2, threshold_on=threshold_on)
+        out.update({run: v for run, v in res.items() if FOLDS.get(_set(run)) == fold})
+    return dict(sorted(out.items()))
+
+
 def curve(rows: list[Row], s: np.ndarray) -> list[tuple[float, float]]:
     """(answerable refused, answer-removed refused) at budgets 2–30 %, pooled."""
     out = []
@@ -361,6 +386,9 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="ship the chosen models and thresholds in rag/resources")
     ap.add_argument("--use", help="JSON {\"same\": [features], \"cross\": [...], \"l2\": x} instead of the search")
     ap.add_argument("--probes", type=Path, help="only report the e5 probes' effect (bench/refusal_probes.py output)")
+    ap.add_argument("--fold-heads", action="store_true",
+                    help="also report leave-one-set-out with each held-out set's answerability features from the head "
+                         "fitted without it (needs refusal_collect.py run with bench/answerability_fit.py's fold heads)")
     args = ap.parse_args()
     rows = load_rows(args.features)
     if args.probes:
@@ -400,6 +428,19 @@ def main() -> None:
         for run, v in strict.items():
             print(f"    {run}: {v}")
         best["strict"] = strict
+        if args.fold_heads:
+            for on in ("all", "train"):
+                honest = loso_fold_heads(args.features, cross, tuple(best["features"]), best["l2"],
+                                         args.distractor_runs, on)
+                base_h = loso_fold_heads(args.features, cross, tuple(f for f in best["features"]
+                                                                     if not f.startswith("answerable")),
+                                         best["l2"], args.distractor_runs, on)
+                print(f"== {kind}: the same with fold heads (answerability head fitted without the held-out set), "
+                      f"threshold on {on}; [without the answerability features]:")
+                for run, v in honest.items():
+                    print(f"    {run}: {v}\n        [{base_h[run]}]")
+                best[f"fold_heads_{on}"] = honest
+                best[f"fold_heads_{on}_without"] = base_h
         model = fit_model(rs, tuple(best["features"]), best["l2"])
         s = scores(rs, model)
         bs = scores(rs, None)
@@ -438,6 +479,7 @@ def main() -> None:
         chosen[kind] = {"model": model, "threshold": th, "per_set": per, "before": before_per,
                         "loso": best["per_set"],
                         "loso_strict": best["strict"], "features": list(best["features"]), "l2": best["l2"],
+                        "loso_fold_heads": best.get("fold_heads_all"),
                         "distractors": extra, "answerable": sum(1 for r in rs if r.label == 1),
                         "unanswerable": sum(1 for r in rs if r.label == 0)}
         report[kind] = {k: v for k, v in chosen[kind].items() if k != "model"}

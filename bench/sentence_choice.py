@@ -22,6 +22,7 @@ weights reproduces the product's answers (``replay_matches_product`` in the resu
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -39,12 +40,16 @@ SAME = ("xquad.ar.json", "arcd-train.json", "mlqa-ar.json")
 CROSS = ("xquad.en.json", "mlqa-ar-q-en.json")
 TODAY = {"context": 0.0, "dictionary": 0.0, "cross_type": 0.0}   # the weights before this study
 SAME_GRID = [{"context": c} for c in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)]
+#: The answerability head's log-odds (rag/answer/answerability.py) as a choice-only weight (--answerable).
+ANSWERABLE_GRID = (0.0025, 0.005, 0.01, 0.02, 0.04)
 CROSS_GRID = [{"dictionary": d, "cross_type": x} for d in (0.0, 0.02, 0.03, 0.04, 0.06)
               for x in (0.0, 0.02, 0.04, 0.06) if d or x]
 
 
-def collect(root: Path, questions: Sequence[Any], vectors: dict[str, Any], embedder: Any) -> list[dict[str, Any]]:
-    """Per question: the product's answer and every candidate sentence of its passages with its features."""
+def collect(root: Path, questions: Sequence[Any], vectors: dict[str, Any], embedder: Any,
+            fold_heads: dict[str, Any] | None = None, sentences: Path | None = None) -> list[dict[str, Any]]:
+    """Per question: the product's answer and every candidate sentence of its passages with its features
+    (with ``fold_heads``, also each sentence's answerability under the head fitted without each fold)."""
     from index.arabic import keyword_terms
     from index.store import Store
     from rag.answer import extractive as ex
@@ -54,6 +59,9 @@ def collect(root: Path, questions: Sequence[Any], vectors: dict[str, Any], embed
 
     answerer = ex.ExtractiveAnswerer(embedder)
     answerer._vectors.cache_size = 10 ** 6
+    from bench.refusal_collect import seed_sentences
+
+    seed_sentences(answerer._vectors, sentences, embedder.identity)
     store = Store(root)
     retriever = HybridRetriever(store, embedder)
     out = []
@@ -72,15 +80,22 @@ def collect(root: Path, questions: Sequence[Any], vectors: dict[str, Any], embed
             finally:
                 ex.MAX_CANDIDATES, ex.TOP_PASSAGE_EXTRA = saved
             cands = sorted(wide.candidates, key=lambda c: (c.hit_rank, c.span[0]))   # reading order per passage
+            folds: list[dict[str, float]] = [{} for _ in cands]
+            if fold_heads and cands:
+                vecs = answerer._vectors([c.text for c in cands])      # cached by scored()
+                for fold, head in fold_heads.items():
+                    for d, v in zip(folds, head.logits(r.query_vector, vecs)):
+                        d[fold] = float(v)
             wanted = set(translated_terms(q.question)) if wide.cross else set()
             out.append({
                 "group": q.group, "cross": wide.cross, "kind": wide.kind, "refused": ans.refused,
                 "contains": (not ans.refused) and _contains(ans.text, q.answers), "wanted": sorted(wanted),
                 "cands": [{"cos": c.cosine, "lex": c.lexical, "lw": c.lexical_weight, "dense": c.hit.dense or 0.0,
                            "rank": c.hit_rank, "typed": c.typed, "holds": c.holds, "chunk": c.hit.chunk.id,
+                           "ans": c.answerable, "ans_folds": f,
                            "pool": (c.hit.chunk.id, c.span) in product, "gold": _contains(c.text, q.answers),
                            "terms": sorted(set(keyword_terms(c.text)) & wanted), "text": c.text}
-                          for c in cands]})
+                          for c, f in zip(cands, folds)]})
     finally:
         store.close()
     return out
@@ -114,6 +129,9 @@ def choose(rec: dict[str, Any], w: dict[str, float]) -> list[int]:
                 s += w["cross_type"]
         elif i in prev:
             s += c["lw"] * max(0.0, w["context"] * cands[prev[i]]["lex"] - c["lex"])
+        if w.get("answerable"):
+            # the set's own fold head (fitted without it) when stored: no held-out set trained its head
+            s += w["answerable"] * c.get("ans_folds", {}).get(rec.get("fold", ""), c.get("ans", 0.0))
         score[i] = s
     if not score:
         return []
@@ -137,8 +155,9 @@ def measure(recs: Sequence[dict[str, Any]], w: dict[str, float]) -> dict[str, fl
 
 
 def leave_one_set_out(runs: dict[str, list[dict[str, Any]]], names: Sequence[str],
-                      grid: list[dict[str, float]]) -> dict[str, Any]:
-    settings = [dict(TODAY)] + [{**TODAY, **g} for g in grid]
+                      grid: list[dict[str, float]], today: dict[str, float] | None = None) -> dict[str, Any]:
+    today = dict(TODAY if today is None else today)
+    settings = [today] + [{**today, **g} for g in grid]
     table = [{n: measure(runs[n], s) for n in names if n in runs} for s in settings]
     present = [n for n in names if n in runs]
     out: dict[str, Any] = {"settings": settings, "each": table, "held_out": {}}
@@ -158,6 +177,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = parser(__doc__)
     p.add_argument("--work", type=Path, default=ROOT / ".rag-eval", help="rag eval's work folder")
     p.add_argument("--limit", type=int, default=None, help="questions per set (evenly spread; all by default)")
+    p.add_argument("--answerable", action="store_true",
+                   help="study the answerability head's choice weight on top of the shipped weights "
+                        "(bench/answerability_fit.py's fold heads in <out>)")
     args = p.parse_args(argv)
     data = require_data()
     out = out_dir(args)
@@ -172,6 +194,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.smoke:   # the first 3 paragraphs of each set, indexed here
         work = smoke_dev_sets(sets, out / "native-smoke", embedder)
     vectors = load_query_vectors(work / "query-vectors.npz", embedder.identity)
+    from bench.answerability_fit import FOLDS
+    from rag.answer import answerability
+
+    fold_heads = ({json.loads(f.read_text())["fold"]: answerability.load(f)
+                   for f in sorted(out.glob("answerability-fold-*.json"))} if args.answerable else {})
     runs: dict[str, list[dict[str, Any]]] = {}
     for dev in sets:
         root = work / dev.stem
@@ -180,7 +207,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             continue
         for name, qs in dev.questions.items():
             log(f"{name}: collecting {len(spread(qs, args.limit))} questions")
-            runs[name] = collect(root, spread(qs, args.limit), vectors, embedder)
+            runs[name] = collect(root, spread(qs, args.limit), vectors, embedder, fold_heads,
+                                 out / "answerability-sentences.npz")
+            for rec in runs[name]:
+                rec["fold"] = FOLDS.get(name, name)
     save_query_vectors(work / "query-vectors.npz", embedder.identity, vectors)
     from rag.answer import extractive as ex
 
@@ -189,9 +219,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     matches = sum(any(r["cands"][i]["gold"] for i in choose(r, shipped)) == r["contains"]
                   for recs in runs.values() for r in recs if not r["refused"])
     total = sum(not r["refused"] for recs in runs.values() for r in recs)
-    result = {"replay_matches_product": f"{matches}/{total}", "shipped": shipped,
-              "same_script": leave_one_set_out(runs, SAME, SAME_GRID),
-              "cross_script": leave_one_set_out(runs, CROSS, CROSS_GRID)}
+    if args.answerable:
+        base = {**TODAY, **shipped}
+        same_grid = [{**shipped, "answerable": a} for a in ANSWERABLE_GRID]
+        result = {"replay_matches_product": f"{matches}/{total}", "shipped": shipped, "study": "answerable",
+                  "same_script": leave_one_set_out(runs, SAME, same_grid, base),
+                  "cross_script": leave_one_set_out(runs, CROSS, same_grid, base)}
+    else:
+        result = {"replay_matches_product": f"{matches}/{total}", "shipped": shipped,
+                  "same_script": leave_one_set_out(runs, SAME, SAME_GRID),
+                  "cross_script": leave_one_set_out(runs, CROSS, CROSS_GRID)}
     for kind in ("same_script", "cross_script"):
         for n, h in result[kind]["held_out"].items():
             print(f"{n}: chosen on the others {h['chosen_on_others']}: ⊇ gold {h['today']['contains_gold']:.3f} → "

@@ -29,7 +29,7 @@ from index.embedders import Embedder
 from ..bilingual import translated_terms
 from ..messages import refusal_sentences
 from ..retrieval import Hit, Retrieval
-from . import crossling, refusal
+from . import answerability, crossling, refusal
 from .base import QUOTED, Answer, AnswerSentence, Evidence, citation_for, drain
 from .question_type import answer_span, is_fragment, place_names, question_kind, type_spans
 from .sentence_vectors import SentenceVectors
@@ -127,6 +127,7 @@ class _Candidate:
     lexical_weight: float = LEXICAL_WEIGHT
     spans: list[tuple[int, int]] = field(default_factory=list)   # where it holds the asked kind (sentence offsets)
     choice_bonus: float = 0.0    # counts for which sentence is quoted, not for the evidence (CONTEXT_WEIGHT…)
+    answerable: float = 0.0      # the answerability head's log-odds that it answers the question (answerability.py)
 
     @property
     def dense(self) -> float:
@@ -324,11 +325,13 @@ class ExtractiveAnswerer:
                     c.choice_bonus = LEXICAL_WEIGHT * max(0.0, CONTEXT_WEIGHT * before.lexical - c.lexical)
         vecs = self._vectors([p.text for p in pool])
         cos = vecs @ retrieval.query_vector
+        answerable = answerability.shipped().logits(retrieval.query_vector, vecs)
         weight = 0.0 if cross else TYPE_WEIGHT.get(kind, 0.0)
         found = kind not in TYPE_WEIGHT
         dictionary = _dictionary_overlap(retrieval.query.text, cands) if cross else {}
-        for p, v in zip(pool, cos):
+        for p, v, a in zip(pool, cos, answerable):
             p.cosine = float(v)
+            p.answerable = float(a)
             p.choice_bonus += DICTIONARY_WEIGHT * dictionary.get(id(p), 0.0)
             if kind in TYPE_WEIGHT:
                 p.spans = type_spans(kind, p.text, question)

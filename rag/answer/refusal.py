@@ -6,6 +6,10 @@ When the answer is there, one sentence holds the question's rare words (those fe
 retrieved passages share), stands out from the others, and holds a span of the asked kind next to the
 question's words; when it was removed, the rare words are gone or spread over several sentences, the best
 sentence is one of many alike, and the passage covers more of the question than any one sentence does.
+Across scripts, where an English question shares no words with the Arabic sentences, the answerability head
+(answerability.py: a fitted reading of the e5 vectors beyond their cosine) says how likely the best candidate
+states what was asked; in the same script it added nothing the keyword features did not already carry
+(bench/README §9d), so only the cross-script model reads it.
 
 ``features`` turns the answerer's :class:`~rag.answer.extractive.Scored` view into those numbers, and
 :class:`RefusalModel` combines them by a logistic regression fitted on the dev sets (answerable vs
@@ -39,6 +43,7 @@ class _Cand(Protocol):
     terms: set[str]
     text: str
     spans: list[tuple[int, int]]
+    answerable: float
 
     @property
     def dense(self) -> float: ...
@@ -83,6 +88,7 @@ def features(scored: Any) -> dict[str, float]:
     rarest = max((idf[t] for t in in_hits if t in idf), default=None)
     title_only = (scored.title_terms - in_hits - in_cands) if scored.title_terms else set()
     lexicals = sorted((c.lexical for c in cands), reverse=True)
+    answerables = sorted((c.answerable for c in cands), reverse=True)
     return {
         "score": best.score,
         "cosine": best.cosine,
@@ -105,6 +111,10 @@ def features(scored: Any) -> dict[str, float]:
         "close": sum(1 for c in cands[1:] if c.score >= best.score - 0.03) / max(1, len(cands) - 1),
         "top_passage": float(best.hit_rank == 0),
         "lexical_share": best.lexical / cover_all if cover_all > 0 else 0.0,
+        # the answerability head (answerability.py): does a sentence state what was asked, not only its topic
+        "answerable": best.answerable,
+        "answerable_max": answerables[0],
+        "answerable_margin": answerables[0] - (answerables[1] if len(answerables) > 1 else answerables[0]),
     }
 
 
@@ -142,7 +152,7 @@ class Model:
 FEATURE_NAMES = ("score", "cosine", "cosine_margin", "score_margin", "lexical", "lexical_margin", "cover_all",
                  "lexical_gap", "dense", "missing", "kind_missing", "named_missing", "holds", "near",
                  "rarest_in_best", "title_only", "question_terms", "cosine_rel", "close", "top_passage",
-                 "lexical_share")
+                 "lexical_share", "answerable", "answerable_max", "answerable_margin")
 
 
 #: Log-odds taken off when a place the question names is in no retrieved passage ("موقف الصين" over

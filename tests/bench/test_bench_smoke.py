@@ -151,3 +151,15 @@ def test_sentence_choice(out):
     assert total > 0 and matched == total            # the replay chooses as the product does
     assert set(r["same_script"]["held_out"]) == {"xquad.ar.json", "arcd-train.json", "mlqa-ar.json"}
     assert set(r["cross_script"]["held_out"]) == {"xquad.en.json", "mlqa-ar-q-en.json"}
+
+
+def test_answerability_fit(out):
+    from bench import answerability_fit
+
+    r = _run(answerability_fit, out)
+    assert r["questions"] > 0 and r["sentences"] > 0
+    for res in r["held_out"].values():
+        assert set(res) == {"xquad.ar.json", "xquad.en.json"}
+        for v in res.values():
+            for name in ("cosine", "head"):
+                assert 0.0 <= v[name]["top1"] <= 1.0 and 0.0 <= v[name]["auc"] <= 1.0
