@@ -1,16 +1,20 @@
 """The learned query adapter of the dense leg: q' = normalize(q + q M + b) for English (Latin-script) questions.
 
-Why: e5's question vector sits where questions are phrased, and native questions worded apart from their
-passage ("ما هي السعة؟" over a paragraph about a stadium) land nearer to news that shares their words than to
-the passage. A linear map fitted contrastively on the dev sets' questions against their gold passages and
-news hard negatives (``bench/query_adapter.py``, which reproduces the shipped weights and the
-leave-one-set-out table of bench/README.md) moves a question toward how passages say it. Only the
-retrieval's dense search uses q'; the keyword legs and the answerer's sentence cosines keep the raw vector,
-and so does every score a hit reports (``Hit.dense`` stays the raw cosine the refusal model was fitted on).
+Why: an English question over Arabic news is embedded far from the Arabic passage that answers it (cosines
+across languages are squeezed together, bench/README §4), so news chunks that merely share its topic outrank
+the gold. A linear map fitted contrastively on the dev sets' questions against their gold passages and news
+hard negatives (``bench/query_adapter.py``, which reproduces the shipped weights and the leave-one-set-out
+table of bench/README §9d) moves the question toward how Arabic passages are embedded: held out by set it
+lifts every English run (XQuAD-en among 1,500 ANT articles R@5 .935 → .961, MLQA-en .773 → .813). It is
+centred — the bias is -μ M, μ the training questions' mean — because the plain map learned one shift common
+to every question (toward the dev sets' Wikipedia paragraphs, away from news), a prior a news archive cannot
+use, which cost Arabic questions alone. Arabic questions keep the raw vector (:meth:`QueryAdapter.applies_to`).
 
-The weights ship as a float32 ``.npy`` in rag/resources, read with ``allow_pickle=False`` on the first
-question (numpy only, ~0.6 MB, a few ms); ``Settings.query_adapter = false`` (``RAG_QUERY_ADAPTER=0``) turns it
-off.
+Only the retrieval's dense search uses q'; the keyword legs, the answerer's sentence cosines and every score a
+hit reports (``Hit.dense``: the raw cosine the refusal model was fitted on) keep the raw vector. The weights
+ship as a float32 ``.npy`` in rag/resources ((d + 1) × d, ~0.6 MB), read with ``allow_pickle=False`` when the
+first retriever is made (numpy only, a few ms; nothing at import); ``Settings.query_adapter = false``
+(``RAG_QUERY_ADAPTER=0``) turns it off.
 """
 from __future__ import annotations
 
@@ -50,10 +54,9 @@ class QueryAdapter:
 
     @staticmethod
     def applies_to(question: str) -> bool:
-        """Latin-script questions only. Measured held out (bench/README §9d): the map lifts every English run
-        (XQuAD-en among distractors R@5 .935 → .961, MLQA-en .773 → .813) and costs Arabic questions
-        (XQuAD-ar alone R@1 .931 → .924, R@5 .992 → .989; MLQA-ar alone R@1 .773 → .756), whose vectors
-        already sit in their passages' language; so Arabic questions keep the raw vector."""
+        """Latin-script questions only (the dictionary leg's rule). Held out (bench/README §9d) the map lifts
+        every English run and costs Arabic questions (XQuAD-ar alone R@1 .931 → .924, R@5 .992 → .989;
+        MLQA-ar alone R@1 .773 → .756), whose vectors already sit in their passages' language."""
         return script(question) == "latin"
 
     def adapt(self, vector: np.ndarray) -> np.ndarray:

@@ -13,6 +13,9 @@ lifts Arabic R@1 by ~2-3 and MRR@10 by ~2 points, on the XQuAD paragraphs alone 
 candidate is scored on the keyword leg too, even below the keyword list's cut, so a passage the embedding
 ranks first and BM25 ranks 60th keeps its BM25 instead of the leg's floor.
 
+An English question's dense search uses the learned query adapter (``rag.query_adapter``): its vector mapped
+toward how Arabic passages are embedded; every other leg, and the cosine each hit reports, keep the raw vector.
+
 Near-duplicates (the same wire story in several papers) are collapsed into one hit that lists every copy,
 so the sources shown are distinct stories and the answer can say who else carried it.
 """
