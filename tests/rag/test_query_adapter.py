@@ -10,10 +10,9 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 
-from rag import query_adapter
 from rag.config import Settings, load_settings
 from rag.pipeline import Pipeline
-from rag.query_adapter import QueryAdapter, for_index, load, shipped
+from rag.query_adapter import for_index, load, shipped
 from rag.retrieval import HybridRetriever, Query
 
 QUESTION = "Who is the Kremlin spokesman?"
