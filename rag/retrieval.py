@@ -13,6 +13,9 @@ lifts Arabic R@1 by ~2-3 and MRR@10 by ~2 points, on the XQuAD paragraphs alone 
 candidate is scored on the keyword leg too, even below the keyword list's cut, so a passage the embedding
 ranks first and BM25 ranks 60th keeps its BM25 instead of the leg's floor.
 
+An English question's dense search uses the learned query adapter (``rag.query_adapter``): its vector mapped
+toward how Arabic passages are embedded; every other leg, and the cosine each hit reports, keep the raw vector.
+
 Near-duplicates (the same wire story in several papers) are collapsed into one hit that lists every copy,
 so the sources shown are distinct stories and the answer can say who else carried it.
 """
@@ -29,6 +32,7 @@ from index.embedders import Embedder
 from index.backend import ChunkRecord, Filters, Reader, Snapshot
 
 from .bilingual import translated_terms
+from .query_adapter import QueryAdapter
 
 #: Weight of the (normalized) keyword leg against the dense leg, before the coverage weight.
 KEYWORD_LAMBDA = 1.0
@@ -125,9 +129,15 @@ class HybridRetriever:
     """Dense + keyword over one index :class:`~index.backend.Reader` (any backend), each question answered
     from one consistent snapshot."""
 
-    def __init__(self, store: Reader, embedder: Embedder, tuning: Tuning = TUNING) -> None:
+    def __init__(self, store: Reader, embedder: Embedder, tuning: Tuning = TUNING,
+                 adapter: QueryAdapter | None = None) -> None:
+        """``adapter``: the learned query adapter for the dense search (``rag.query_adapter``; None: the raw
+        question vector, as before issue #12's third pass)."""
         store.check_embedder(embedder.identity, embedder.dim)
-        self.store, self.embedder, self.tuning = store, embedder, tuning
+        if adapter is not None and adapter.dim != embedder.dim:
+            raise ValueError(f"query adapter {adapter.source}: made for {adapter.dim}-dimensional vectors, "
+                             f"the embedder {embedder.identity} gives {embedder.dim}")
+        self.store, self.embedder, self.tuning, self.adapter = store, embedder, tuning, adapter
 
     def run(self, query: Query, query_vector: np.ndarray | None = None) -> Retrieval:
         """Retrieve for ``query``; ``query_vector`` reuses an embedding already made for the same text."""
@@ -137,7 +147,7 @@ class HybridRetriever:
         t1 = time.perf_counter()
         filters = query.filters
         with self.store.snapshot() as snap:
-            dense = snap.dense(qvec, query.candidates, filters) if query.mode != "keyword" else []
+            dense = self._dense(snap, qvec, query, filters) if query.mode != "keyword" else []
             keyword, weight, below = [], 0.0, {}
             if query.mode != "dense" and terms:
                 keyword = snap.keyword(terms, query.candidates, filters)
@@ -149,12 +159,20 @@ class HybridRetriever:
                          self.tuning.keyword_lambda)
             if query.mode == "hybrid":
                 fused = self._bonuses(snap, query, dense, fused)
-            hits = _collapse(snap, fused, dict(dense), {**below, **dict(keyword)}, query.k)
+            adapted = self.adapter is not None and query.mode != "keyword" and self.adapter.applies_to(query.text)
+            hits = _collapse(snap, fused, dict(dense), {**below, **dict(keyword)}, query.k,
+                             qvec if adapted else None)
             generation = snap.info.generation
         t2 = time.perf_counter()
         return Retrieval(query, hits, qvec, terms, weight, generation,
                          {"embed_query": t1 - t0, "search": t2 - t1})
 
+    def _dense(self, snap: Snapshot, qvec: np.ndarray, query: Query, filters: Filters) -> list[tuple[int, float]]:
+        """The dense list, searched with the adapted vector when an adapter is set and takes the question
+        (Latin-script ones: ``QueryAdapter.applies_to``); its cosines are what the fusion's min-max normalizes.
+        The raw vector stays the retrieval's ``query_vector``."""
+        vec = self.adapter.adapt(qvec) if self.adapter is not None and self.adapter.applies_to(query.text) else qvec
+        return snap.dense(vec, query.candidates, filters)
 
     def _bonuses(self, snap: Snapshot, query: Query, dense: Sequence[tuple[int, float]],
                  fused: list[tuple[int, float]]) -> list[tuple[int, float]]:
@@ -196,8 +214,10 @@ def fuse(dense: Sequence[tuple[int, float]], keyword: Sequence[tuple[int, float]
 
 
 def _collapse(snap: Snapshot, fused: list[tuple[int, float]], dense: dict[int, float],
-              keyword: dict[int, float], k: int) -> list[Hit]:
-    """Take the top fused passages, folding near-duplicates from other articles into the first copy."""
+              keyword: dict[int, float], k: int, raw: np.ndarray | None = None) -> list[Hit]:
+    """Take the top fused passages, folding near-duplicates from other articles into the first copy. With
+    ``raw`` (the question vector when the dense search used the adapted one) a dense hit's ``dense`` is its
+    cosine with the raw vector: what the answerer and the refusal model were fitted on."""
     pool = fused[: max(k * 4, 20)]
     records = snap.chunks([cid for cid, _ in pool])
     kept: list[tuple[Hit, np.ndarray]] = []
@@ -212,5 +232,6 @@ def _collapse(snap: Snapshot, fused: list[tuple[int, float]], dense: dict[int, f
                 break
         else:
             if len(kept) < k:
-                kept.append((Hit(rec, score, dense.get(cid), keyword.get(cid)), vec))
+                cos = dense.get(cid) if raw is None or cid not in dense else float(vec @ raw)
+                kept.append((Hit(rec, score, cos, keyword.get(cid)), vec))
     return [h for h, _ in kept]

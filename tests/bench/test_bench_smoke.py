@@ -133,6 +133,19 @@ def test_native_variants(out):
     assert all(0 <= run["cross_validated"]["R@5"] <= 1 for run in runs.values())
 
 
+def test_query_adapter(out):
+    from bench import query_adapter
+    from rag.query_adapter import load
+
+    r = query_adapter.main(["--smoke", "--out", str(out), "--write"])
+    runs = r["studies"][0]["runs"]
+    assert set(runs) == {"xquad.ar.json", "xquad.en.json", "arcd-train.json", "mlqa-ar.json", "mlqa-ar-q-en.json"}
+    assert all(0 <= run["held_out"]["R@5"] <= 1 and 0 <= run["held_out_latin"]["R@5"] <= 1 for run in runs.values())
+    # the written weights are what the product reads: (d + 1) x d, centred (the bias row is -mu M)
+    adapter = load(r["written"]["path"])
+    assert adapter.dim == 384 and r["written"]["norm"] > 0
+
+
 def test_stem_alternatives():
     from bench.native_variants import stem_alternatives
     from index.arabic import normalize
