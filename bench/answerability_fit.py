@@ -271,7 +271,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     files = [data / f for f in SETS]
     parallel = [data / f for f in PARALLEL]
     if args.smoke:
-        items, vecs, _ = build_items(files[:1], parallel[:1], out, out / "answerability-sentences.npz",
+        # a work folder of its own: other smoke runs keep bench/fixtures' own query-vectors.npz in ``out``
+        work = out / "answerability-smoke"
+        work.mkdir(parents=True, exist_ok=True)
+        items, vecs, _ = build_items(files[:1], parallel[:1], work, out / "answerability-sentences.npz",
                                      embedder, paragraphs=6)
         grid = (10.0,)
     else:

@@ -29,7 +29,6 @@ files.
 from __future__ import annotations
 
 import os
-import pickle
 import sys
 import time
 from dataclasses import dataclass
@@ -74,6 +73,29 @@ class Run:
     weight: np.ndarray
     distractors: bool
     latin: np.ndarray | None = None   # bool per question: Latin-script (the adapter's questions in the product)
+
+
+def save_run(path: Path, run: Run) -> None:
+    """The bench's own cache of one collected run, as a plain .npz (no pickle: ragged ``kw`` as one array and
+    its offsets)."""
+    arrays = {k: getattr(run, k) for k in ("vectors", "arts", "q", "gold", "bm", "tr", "weight")}
+    lengths = np.array([len(k) for k in run.kw], dtype=np.int64)
+    flat = np.concatenate(run.kw).astype(np.int64) if run.kw else np.zeros(0, np.int64)
+    extra = {"latin": run.latin} if run.latin is not None else {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        np.savez(fh, name=np.array(run.name), distractors=np.array(run.distractors), kw_flat=flat,
+                 kw_lengths=lengths, **arrays, **extra)
+
+
+def load_run(path: Path) -> Run:
+    """A run written by :func:`save_run`."""
+    with np.load(path, allow_pickle=False) as z:
+        bounds = np.cumsum(z["kw_lengths"])[:-1] if len(z["kw_lengths"]) else []
+        return Run(name=str(z["name"]), vectors=z["vectors"], arts=z["arts"], q=z["q"], gold=z["gold"],
+                   bm=z["bm"], tr=z["tr"], kw=list(np.split(z["kw_flat"], bounds)) if len(z["kw_lengths"]) else [],
+                   weight=z["weight"], distractors=bool(z["distractors"]),
+                   latin=z["latin"] if "latin" in z.files else None)
 
 
 def collect(name: str, root: Path, questions: Sequence[Any], vectors: dict[str, np.ndarray], embedder: Any,
@@ -419,18 +441,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 log(f"{root}: no index (run rag eval first); skipped")
                 continue
             for name, qs in dev.questions.items():
-                cache = out / "query_adapter-cache" / f"{name}{suffix}{'-smoke' if args.smoke else ''}.v2.pickle"
+                cache = out / "query_adapter-cache" / f"{name}{suffix}{'-smoke' if args.smoke else ''}.v3.npz"
                 if cache.is_file() and cache.stat().st_mtime > (root / "catalog.sqlite").stat().st_mtime:
-                    try:   # written by this script run as __main__ or imported: either may fail to read the other
-                        runs[f"{name}{suffix}"] = pickle.loads(cache.read_bytes())
+                    try:
+                        runs[f"{name}{suffix}"] = load_run(cache)
                         continue
-                    except (AttributeError, pickle.UnpicklingError):
+                    except (OSError, KeyError, ValueError):   # an unreadable cache is collected again
                         pass
                 log(f"{name}{suffix}: collecting {len(qs)} questions")
                 runs[f"{name}{suffix}"] = collect(f"{name}{suffix}", root, qs, vectors, embedder,
                                                   distractors=bool(suffix))
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                cache.write_bytes(pickle.dumps(runs[f"{name}{suffix}"]))   # our own bench cache, never shipped
+                save_run(cache, runs[f"{name}{suffix}"])   # our own bench cache, never shipped
     negatives = None if args.smoke else negative_vectors(args.negatives or OUT_NEGATIVES, out)
     report_misses = {}
     for dev in sets:
