@@ -176,3 +176,15 @@ def test_answerability_fit(out):
         for v in res.values():
             for name in ("cosine", "head"):
                 assert 0.0 <= v[name]["top1"] <= 1.0 and 0.0 <= v[name]["auc"] <= 1.0
+
+
+def test_sentence_retrieval(out):
+    from bench import sentence_retrieval
+
+    r = _run(sentence_retrieval, out)
+    runs = {"xquad.ar.json", "xquad.en.json", "arcd-train.json", "mlqa-ar.json", "mlqa-ar-q-en.json"}
+    assert r["today_matches_query_adapter"] == "5/5"       # λ = 1 ranks exactly as today's offline ranking
+    assert r["cost"]["full_complete"] and r["cost"]["distinct_sentences"] > 0
+    assert set(r["table"]) == runs and set(r["leave_one_set_out"]["runs"]) == runs
+    assert "λ 0.5, full" in r["variants"] and "λ 0, pool 50" in r["variants"]
+    assert all(0 <= v["R@5"] <= 1 for row in r["table"].values() for v in row.values())
