@@ -244,6 +244,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--tag", default="+articles1500", help="suffix of the distractor indexes")
     p.add_argument("--budget", type=float, default=None,
                    help="seconds of sentence embedding at most in this run (the pool's sentences come first)")
+    p.add_argument("--lambdas", type=float, nargs="+", default=None,
+                   help=f"the λ grid besides 1 (default {' '.join(map(str, LAMBDAS[1:]))})")
     p.add_argument("--embed-only", action="store_true", help="embed (and cache) every sentence, collect and rank nothing")
     p.add_argument("--collect-only", action="store_true", help="collect (and cache) the runs, embed and rank nothing")
     args = p.parse_args(argv)
@@ -335,7 +337,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.collect_only:
         return finish("sentence_retrieval", result, args)
 
-    variants = ["today"] + [variant_name(lam, pool) for pool in POOLS for lam in LAMBDAS[1:]
+    grid = [x for x in (args.lambdas or LAMBDAS[1:]) if x != 1.0]
+    if any(not 0 <= x <= 1 for x in grid):
+        raise ValueError(f"--lambdas: every λ must be within 0..1, got {grid}")
+    variants = ["today"] + [variant_name(lam, pool) for pool in POOLS for lam in grid
                             if (pool is None and full_done) or (pool is not None and pool_done)]
     table: dict[str, dict[str, Any]] = {}
     ranks_all: dict[str, dict[str, list[int]]] = {}
@@ -361,6 +366,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 pool = None if v.endswith("full") else int(v.rsplit(" ", 1)[1])
                 rk = gold_ranks(r, cos[n], sbest, lam, pool)
             table[n][v] = metrics(rk)
+            if v != "today":   # questions moved into / out of the top 5 against today
+                base = np.array(ranks_all[n]["today"])
+                table[n][v].update(gained5=int(((rk < 5) & (base >= 5)).sum()), lost5=int(((rk >= 5) & (base < 5)).sum()))
             ranks_all[n][v] = rk.tolist()
         log(f"{n}: today R@5 {table[n]['today']['R@5']:.3f}; " +
             ", ".join(f"{v} {table[n][v]['R@5']:.3f}" for v in variants[1:]))
