@@ -188,3 +188,16 @@ def test_sentence_retrieval(out):
     assert set(r["table"]) == runs and set(r["leave_one_set_out"]["runs"]) == runs
     assert "λ 0.5, full" in r["variants"] and "λ 0, pool 50" in r["variants"]
     assert all(0 <= v["R@5"] <= 1 for row in r["table"].values() for v in row.values())
+
+
+def test_sentence_retrieval_best_sentence():
+    """Each chunk's best sentence cosine, chunks without a sentence at −inf; λ 0 ranks by it alone."""
+    import numpy as np
+
+    from bench.sentence_retrieval import best_sentence
+
+    q = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+    sent = np.array([[0.6, 0.8], [1.0, 0.0], [0.0, 1.0]], np.float32)
+    got = best_sentence(q, sent, np.array([0, 0, 2]), 3)
+    assert got[:, 0].tolist() == [1.0, pytest.approx(0.8)] and got[:, 2].tolist() == [0.0, 1.0]
+    assert np.isneginf(got[:, 1]).all()
