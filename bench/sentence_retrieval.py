@@ -137,8 +137,7 @@ def dense_vectors(run: Run, adapter: Any) -> np.ndarray:
     return q
 
 
-def best_sentence(qa: np.ndarray, sent: np.ndarray, owner: np.ndarray, n_chunks: int,
-                  rows: np.ndarray | None = None) -> np.ndarray:
+def best_sentence(qa: np.ndarray, sent: np.ndarray, owner: np.ndarray, n_chunks: int) -> np.ndarray:
     """(n × N) max over each chunk's sentences of the cosine with the question (−inf where a chunk has no
     embedded sentence). ``owner`` (sorted) is each sentence row's chunk position."""
     out = np.full((len(qa), n_chunks), -np.inf, np.float32)
@@ -246,8 +245,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    help="seconds of sentence embedding at most in this run (the pool's sentences come first)")
     p.add_argument("--lambdas", type=float, nargs="+", default=None,
                    help=f"the λ grid besides 1 (default {' '.join(map(str, LAMBDAS[1:]))})")
-    p.add_argument("--embed-only", action="store_true", help="embed (and cache) every sentence, collect and rank nothing")
-    p.add_argument("--collect-only", action="store_true", help="collect (and cache) the runs, embed and rank nothing")
+    p.add_argument("--embed-only", action="store_true",
+                   help="embed (and cache) every sentence, collect and rank nothing")
+    p.add_argument("--collect-only", action="store_true",
+                   help="collect (and cache) the runs, embed and rank nothing")
     args = p.parse_args(argv)
     data = require_data()
     out = out_dir(args)
@@ -308,13 +309,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     widest = max(p for p in POOLS if p is not None)
     first: list[str] = []
     rest: list[str] = []
-    pool_chunks = {}
     for n, r in runs.items():
         c = cos[n]
         top = np.argpartition(-c, min(widest, c.shape[1]) - 1, axis=1)[:, :widest] if c.shape[1] > widest else \
             np.tile(np.arange(c.shape[1]), (len(c), 1))
-        pool_chunks[n] = np.unique(top)
-        chosen = set(pool_chunks[n].tolist())
+        chosen = set(np.unique(top).tolist())
         for i, ss in enumerate(sentences[n]):
             (first if i in chosen else rest).extend(ss)
     cache = SentenceCache(out / f"sentence_retrieval-vectors{smoke}.npz", embedder.identity)
@@ -368,13 +367,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             table[n][v] = metrics(rk)
             if v != "today":   # questions moved into / out of the top 5 against today
                 base = np.array(ranks_all[n]["today"])
-                table[n][v].update(gained5=int(((rk < 5) & (base >= 5)).sum()), lost5=int(((rk >= 5) & (base < 5)).sum()))
+                table[n][v].update(gained5=int(((rk < 5) & (base >= 5)).sum()),
+                                   lost5=int(((rk >= 5) & (base < 5)).sum()))
             ranks_all[n][v] = rk.tolist()
         log(f"{n}: today R@5 {table[n]['today']['R@5']:.3f}; " +
             ", ".join(f"{v} {table[n][v]['R@5']:.3f}" for v in variants[1:]))
     loso = choose(table, variants)
-    result.update({"today_matches_query_adapter": f"{agree}/{len(runs)}", "variants": variants, "table": table, "leave_one_set_out": loso,
-                   "markdown": markdown(table, variants, loso), "ranks": ranks_all})
+    result.update({"today_matches_query_adapter": f"{agree}/{len(runs)}", "variants": variants, "table": table,
+                   "leave_one_set_out": loso, "markdown": markdown(table, variants, loso), "ranks": ranks_all})
     print(result["markdown"], file=sys.stderr)
     return finish("sentence_retrieval", result, args)
 
