@@ -161,13 +161,22 @@ def adapt(q: np.ndarray, m: np.ndarray | None) -> np.ndarray:
 def gold_ranks(run: Run, qa: np.ndarray) -> np.ndarray:
     """Rank (0-based, one place per article) of the gold article for each question, as rag.retrieval fuses
     (dense top-50 of the vectors ``qa``; 99 when the gold is in neither list)."""
-    cos = qa @ run.vectors.T
-    out = np.full(len(qa), 99, np.int64)
-    top = np.argpartition(-cos, POOL - 1, axis=1)[:, :POOL] if cos.shape[1] > POOL else \
-        np.tile(np.arange(cos.shape[1]), (len(qa), 1))
-    for j in range(len(qa)):
-        c = cos[j]
-        d = top[j][np.argsort(-c[top[j]], kind="stable")]
+    return rank_dense_scores(run, qa @ run.vectors.T)
+
+
+def rank_dense_scores(run: Run, scores: np.ndarray) -> np.ndarray:
+    """The gold ranks when the dense leg scores chunk i of question j with ``scores[j, i]`` (n × N; −inf: not
+    in the dense list), everything else fused as rag.retrieval fuses: the dense top-50 min-maxed, the keyword
+    leg's BM25 over its top-50 and every dense candidate × the coverage weight, the dictionary leg over the
+    dense top-20, one place per article. The one replay of the fusion for every bench that varies the dense
+    score (this script's adapted vectors, bench/sentence_retrieval.py's sentence mix)."""
+    n, big = scores.shape
+    out = np.full(n, 99, np.int64)
+    for j in range(n):
+        c = scores[j]
+        m = min(POOL, int(np.isfinite(c).sum()))
+        top = np.argpartition(-c, m - 1)[:m] if big > m else np.arange(big)
+        d = top[np.argsort(-c[top], kind="stable")]
         k = run.kw[j]
         order = np.concatenate([d, k[~np.isin(k, d)]])   # dict insertion order in rag.retrieval.fuse
         s = np.zeros(len(order))
@@ -177,18 +186,17 @@ def gold_ranks(run: Run, qa: np.ndarray) -> np.ndarray:
         if run.weight[j] > 0 and len(k):
             ktop = run.bm[j, k].max()
             if ktop > 0:
-                kset = np.zeros(len(c), bool)
+                kset = np.zeros(big, bool)
                 kset[k] = True
                 scored = kset[order] | (np.arange(len(order)) < nd)   # keyword list + every dense candidate
                 s[scored] += run.weight[j] * run.bm[j, order[scored]] / ktop
         t = run.tr[j, d[:DICT_POOL]]
-        if t.max() > 0:
+        if len(t) and t.max() > 0:
             s[: min(nd, DICT_POOL)] += DICT_WEIGHT * t / t.max()
         ranked = order[np.argsort(-s, kind="stable")]
         g = run.gold[j, ranked]
         if g.any():
-            first = int(np.argmax(g))
-            out[j] = len(set(run.arts[ranked[:first]].tolist()))
+            out[j] = len(set(run.arts[ranked[: int(np.argmax(g))]].tolist()))
     return out
 
 

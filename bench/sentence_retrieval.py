@@ -49,7 +49,7 @@ import numpy as np  # noqa: E402
 
 from bench.common import dev_sets, finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
 from bench.native_retrieval import metrics  # noqa: E402
-from bench.query_adapter import DICT_POOL, DICT_WEIGHT, FOLDS, POOL, Run, collect, load_run, save_run  # noqa: E402
+from bench.query_adapter import FOLDS, Run, collect, load_run, rank_dense_scores, save_run  # noqa: E402
 from bench.query_adapter import gold_ranks as qa_ranks  # noqa: E402
 
 LAMBDAS = (1.0, 0.75, 0.5, 0.25, 0.0)
@@ -150,46 +150,20 @@ def best_sentence(qa: np.ndarray, sent: np.ndarray, owner: np.ndarray, n_chunks:
 
 
 def gold_ranks(run: Run, cos: np.ndarray, sbest: np.ndarray, lam: float, pool: int | None) -> np.ndarray:
-    """Rank (0-based, one place per article; 99 when missed) of the gold article per question, ranked as
-    ``bench.query_adapter.gold_ranks`` (= rag.retrieval) with the dense score λ cos + (1 − λ) best sentence.
-    ``pool``: only today's dense top-``pool`` chunks are re-scored (the rest are out of the dense list)."""
+    """Rank (0-based, one place per article; 99 when missed) of the gold article per question, fused as
+    ``bench.query_adapter.rank_dense_scores`` (= rag.retrieval) with the dense score λ cos + (1 − λ) best
+    sentence. ``pool``: only today's dense top-``pool`` chunks are re-scored (the rest leave the dense list)."""
+    if lam == 1.0:
+        return rank_dense_scores(run, cos)
+    mixed = lam * cos + (1 - lam) * np.where(np.isfinite(sbest), sbest, cos)
+    if pool is None:
+        return rank_dense_scores(run, mixed)
     n, big = cos.shape
-    out = np.full(n, 99, np.int64)
+    score = np.full((n, big), -np.inf, np.float32)
     for j in range(n):
-        c = cos[j]
-        if lam == 1.0:
-            score = c
-        elif pool is None:
-            score = lam * c + (1 - lam) * np.where(np.isfinite(sbest[j]), sbest[j], c)
-        else:
-            keep = np.argpartition(-c, min(pool, big) - 1)[:pool] if big > pool else np.arange(big)
-            score = np.full(big, -np.inf, np.float32)
-            sb = sbest[j, keep]
-            score[keep] = lam * c[keep] + (1 - lam) * np.where(np.isfinite(sb), sb, c[keep])
-        m = min(POOL, int(np.isfinite(score).sum()))
-        top = np.argpartition(-score, m - 1)[:m] if big > m else np.arange(big)
-        d = top[np.argsort(-score[top], kind="stable")]
-        k = run.kw[j]
-        order = np.concatenate([d, k[~np.isin(k, d)]])
-        s = np.zeros(len(order))
-        nd = len(d)
-        hi, lo = score[d].max(), score[d].min()
-        s[:nd] = (score[d] - lo) / (hi - lo) if hi > lo else 1.0
-        if run.weight[j] > 0 and len(k):
-            ktop = run.bm[j, k].max()
-            if ktop > 0:
-                kset = np.zeros(big, bool)
-                kset[k] = True
-                scored = kset[order] | (np.arange(len(order)) < nd)
-                s[scored] += run.weight[j] * run.bm[j, order[scored]] / ktop
-        t = run.tr[j, d[:DICT_POOL]]
-        if len(t) and t.max() > 0:
-            s[: min(nd, DICT_POOL)] += DICT_WEIGHT * t / t.max()
-        ranked = order[np.argsort(-s, kind="stable")]
-        g = run.gold[j, ranked]
-        if g.any():
-            out[j] = len(set(run.arts[ranked[: int(np.argmax(g))]].tolist()))
-    return out
+        keep = np.argpartition(-cos[j], min(pool, big) - 1)[:pool] if big > pool else np.arange(big)
+        score[j, keep] = mixed[j, keep]
+    return rank_dense_scores(run, score)
 
 
 def fold_of(name: str) -> str:
