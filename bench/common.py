@@ -237,6 +237,20 @@ def dev_sets(data: Path) -> list[Any]:
                          [data / "xquad-ar/xquad.en.json", data / "mlqa-ar-dev/mlqa-ar-q-en.json"])
 
 
+def dev_runs(sets: list[Any], work: Path, tag: str = "") -> Iterator[tuple[str, Path, list[Any], bool]]:
+    """Each evaluation run of ``sets`` in ``work`` (``rag eval``'s folder): (run name, index folder, its
+    questions, among distractors?) for every question file, each set alone and, with ``tag``, in its
+    ``<stem><tag>`` index among distractors. An index ``rag eval`` has not built is logged and skipped."""
+    for dev in sets:
+        for suffix in ("", tag) if tag else ("",):
+            root = work / f"{dev.stem}{suffix}"
+            if not (root / "catalog.sqlite").exists():
+                log(f"{root}: no index (run rag eval first); skipped")
+                continue
+            for name, qs in dev.questions.items():
+                yield f"{name}{suffix}", root, qs, bool(suffix)
+
+
 def smoke_dev_sets(sets: list[Any], work: Path, embedder: Any) -> Path:
     """The dev-set benches' ``--smoke``: cut each set to its first 3 paragraphs and 4 questions per question
     file, index them under ``work`` (seconds of embedding), and return ``work`` as the evaluation folder."""

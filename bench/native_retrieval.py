@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from bench.common import finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
+from bench.common import dev_runs, finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
 from index.arabic import keyword_terms, script  # noqa: E402
 
 GRID = {
@@ -286,15 +286,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.tag = ""
     vectors = load_query_vectors(work / "query-vectors.npz", embedder.identity)
     runs: dict[str, list[Candidates]] = {}
-    for dev in sets:
-        for suffix in ("", args.tag) if args.tag else ("",):
-            root = work / f"{dev.stem}{suffix}"
-            if not (root / "catalog.sqlite").exists():
-                log(f"{root}: no index (run rag eval first); skipped")
-                continue
-            for name, qs in dev.questions.items():
-                log(f"{name}{suffix}: collecting {len(spread(qs, args.limit))} questions")
-                runs[f"{name}{suffix}"] = collect(root, spread(qs, args.limit), vectors, embedder)
+    for key, root, qs, _ in dev_runs(sets, work, args.tag):
+        log(f"{key}: collecting {len(spread(qs, args.limit))} questions")
+        runs[key] = collect(root, spread(qs, args.limit), vectors, embedder)
     save_query_vectors(work / "query-vectors.npz", embedder.identity, vectors)
     combos = np.array(list(itertools.product(*GRID.values())), float)
     log(f"cross-validating {len(combos)} weight combinations over {len(runs)} runs")

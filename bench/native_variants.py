@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from bench.common import dev_sets, finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
+from bench.common import dev_runs, dev_sets, finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
 from index.arabic import STOPWORDS, _is_arabic_char, keyword_terms, light_stem, tokenize  # noqa: E402
 
 POOL = 100   # candidates collected per leg (the product uses 50; ``pool`` ranks with fewer)
@@ -259,15 +259,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.tag = ""
     vectors = load_query_vectors(work / "query-vectors.npz", embedder.identity)
     runs: dict[str, list[dict[str, Any]]] = {}
-    for dev in sets:
-        for suffix in ("", args.tag) if args.tag else ("",):
-            root = work / f"{dev.stem}{suffix}"
-            if not (root / "catalog.sqlite").exists():
-                log(f"{root}: no index (run rag eval first); skipped")
-                continue
-            for name, qs in dev.questions.items():
-                log(f"{name}{suffix}: collecting {len(qs)} questions")
-                runs[f"{name}{suffix}"] = collect(root, qs, vectors, embedder, args.variants)
+    for key, root, qs, _ in dev_runs(sets, work, args.tag):
+        log(f"{key}: collecting {len(qs)} questions")
+        runs[key] = collect(root, qs, vectors, embedder, args.variants)
     study = {name: cross_validate(runs, [{}] + grid) for name, grid in GRIDS.items()}
     result = {"variants": args.variants, "bm25_b": postings.B, "study": study, "table": markdown(study)}
     print(result["table"], file=sys.stderr)

@@ -42,7 +42,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from bench.common import dev_sets, finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
+from bench.common import dev_runs, dev_sets, finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
 from bench.native_retrieval import metrics  # noqa: E402  (the same R@k / MRR@10 over gold ranks)
 from index.arabic import keyword_terms, script  # noqa: E402
 
@@ -97,6 +97,22 @@ def load_run(path: Path) -> Run:
                    bm=z["bm"], tr=z["tr"], kw=list(np.split(z["kw_flat"], bounds)) if len(z["kw_lengths"]) else [],
                    weight=z["weight"], distractors=bool(z["distractors"]),
                    latin=z["latin"] if "latin" in z.files else None)
+
+
+def cached_run(key: str, root: Path, questions: Sequence[Any], vectors: dict[str, np.ndarray], embedder: Any,
+               distractors: bool, out: Path, smoke: bool) -> Run:
+    """:func:`collect` through this bench's own cache (``<out>/query_adapter-cache``, never shipped; also read
+    by bench/sentence_retrieval.py): reused while newer than the index, an unreadable one collected again."""
+    cache = out / "query_adapter-cache" / f"{key}{'-smoke' if smoke else ''}.v3.npz"
+    if cache.is_file() and cache.stat().st_mtime > (root / "catalog.sqlite").stat().st_mtime:
+        try:
+            return load_run(cache)
+        except (OSError, KeyError, ValueError):
+            pass
+    log(f"{key}: collecting {len(questions)} questions")
+    run = collect(key, root, questions, vectors, embedder, distractors=distractors)
+    save_run(cache, run)
+    return run
 
 
 def collect(name: str, root: Path, questions: Sequence[Any], vectors: dict[str, np.ndarray], embedder: Any,
@@ -433,24 +449,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         tag, settings = "", [Fit(rank=0, l2=1.0, tau=50.0, steps=5)]
     vectors = load_query_vectors(work / "query-vectors.npz", embedder.identity)
     runs: dict[str, Run] = {}
-    for dev in sets:
-        for suffix in ("", tag) if tag else ("",):
-            root = work / f"{dev.stem}{suffix}"
-            if not (root / "catalog.sqlite").exists():
-                log(f"{root}: no index (run rag eval first); skipped")
-                continue
-            for name, qs in dev.questions.items():
-                cache = out / "query_adapter-cache" / f"{name}{suffix}{'-smoke' if args.smoke else ''}.v3.npz"
-                if cache.is_file() and cache.stat().st_mtime > (root / "catalog.sqlite").stat().st_mtime:
-                    try:
-                        runs[f"{name}{suffix}"] = load_run(cache)
-                        continue
-                    except (OSError, KeyError, ValueError):   # an unreadable cache is collected again
-                        pass
-                log(f"{name}{suffix}: collecting {len(qs)} questions")
-                runs[f"{name}{suffix}"] = collect(f"{name}{suffix}", root, qs, vectors, embedder,
-                                                  distractors=bool(suffix))
-                save_run(cache, runs[f"{name}{suffix}"])   # our own bench cache, never shipped
+    for key, root, qs, distractors in dev_runs(sets, work, tag):
+        runs[key] = cached_run(key, root, qs, vectors, embedder, distractors, out, args.smoke)
     negatives = None if args.smoke else negative_vectors(args.negatives or OUT_NEGATIVES, out)
     report_misses = {}
     for dev in sets:

@@ -47,9 +47,9 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-from bench.common import dev_sets, finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
+from bench.common import dev_runs, dev_sets, finish, log, out_dir, parser, require_data, smoke_dev_sets  # noqa: E402
 from bench.native_retrieval import metrics  # noqa: E402
-from bench.query_adapter import FOLDS, Run, collect, load_run, rank_dense_scores, save_run  # noqa: E402
+from bench.query_adapter import FOLDS, Run, cached_run, rank_dense_scores  # noqa: E402
 from bench.query_adapter import gold_ranks as qa_ranks  # noqa: E402
 
 LAMBDAS = (1.0, 0.75, 0.5, 0.25, 0.0)
@@ -252,30 +252,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     runs: dict[str, Run] = {}
     sentences: dict[str, list[list[str]]] = {}
-    for dev in sets:
-        for suffix in ("", tag) if tag else ("",):
-            root = work / f"{dev.stem}{suffix}"
-            if not (root / "catalog.sqlite").exists():
-                log(f"{root}: no index (run rag eval first); skipped")
-                continue
-            chunks = chunk_sentences(root)
-            for name, qs in dev.questions.items():
-                key = f"{name}{suffix}"
-                cache = out / "query_adapter-cache" / f"{key}{smoke}.v3.npz"   # query_adapter's own run cache
-                run = None
-                if cache.is_file() and cache.stat().st_mtime > (root / "catalog.sqlite").stat().st_mtime:
-                    try:
-                        run = load_run(cache)
-                    except (OSError, KeyError, ValueError):
-                        run = None
-                if run is None:
-                    log(f"{key}: collecting {len(qs)} questions")
-                    run = collect(key, root, qs, vectors, embedder, distractors=bool(suffix))
-                    save_run(cache, run)
-                if len(chunks) != len(run.vectors):
-                    raise ValueError(f"{root}: {len(chunks)} chunks in the catalog, {len(run.vectors)} in the "
-                                     f"cached run {cache} (delete the cache)")
-                runs[key], sentences[key] = run, chunks
+    by_root: dict[Path, list[list[str]]] = {}   # the sentences of an index's chunks, read once per index
+    for key, root, qs, distractors in dev_runs(sets, work, tag):
+        if root not in by_root:
+            by_root[root] = chunk_sentences(root)
+        chunks = by_root[root]
+        run = cached_run(key, root, qs, vectors, embedder, distractors, out, args.smoke)
+        if len(chunks) != len(run.vectors):
+            raise ValueError(f"{root}: {len(chunks)} chunks in the catalog, {len(run.vectors)} in the cached run "
+                             f"of {key} under {out / 'query_adapter-cache'} (delete it)")
+        runs[key], sentences[key] = run, chunks
 
     # what to embed, pool chunks first: the sentences of every question's dense top-max(pool) chunks
     qa = {n: dense_vectors(r, adapter) for n, r in runs.items()}
