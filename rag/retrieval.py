@@ -32,7 +32,8 @@ from index.embedders import Embedder
 from index.backend import ChunkRecord, Filters, Reader, Snapshot
 
 from .bilingual import translated_terms
-from .query_adapter import QueryAdapter
+from .config import Settings
+from .query_adapter import QueryAdapter, for_index
 
 #: Weight of the (normalized) keyword leg against the dense leg, before the coverage weight.
 KEYWORD_LAMBDA = 1.0
@@ -138,6 +139,13 @@ class HybridRetriever:
             raise ValueError(f"query adapter {adapter.source}: made for {adapter.dim}-dimensional vectors, "
                              f"the embedder {embedder.identity} gives {embedder.dim}")
         self.store, self.embedder, self.tuning, self.adapter = store, embedder, tuning, adapter
+
+    @classmethod
+    def for_settings(cls, store: Reader, embedder: Embedder, settings: Settings) -> "HybridRetriever":
+        """The retriever the product searches with under ``settings`` (today: the query adapter when
+        ``settings.query_adapter`` is on and fits the embedder) — one place for the pipeline, ``rag eval`` and
+        the benches that must measure what ships. A broken adapter weights file is a ValueError naming it."""
+        return cls(store, embedder, adapter=for_index(settings.query_adapter, embedder.identity))
 
     def run(self, query: Query, query_vector: np.ndarray | None = None) -> Retrieval:
         """Retrieve for ``query``; ``query_vector`` reuses an embedding already made for the same text."""

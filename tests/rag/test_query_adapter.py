@@ -150,11 +150,11 @@ def test_the_weights_are_read_lazily() -> None:
 
 def test_a_broken_shipped_file_stops_the_pipeline_with_its_name(seed_index: Path, embedder: Any, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from rag import pipeline as pipeline_module
+    from rag import retrieval as retrieval_module
     from rag.pipeline import PipelineError
 
     bad = tmp_path / "query_adapter.npy"
     bad.write_bytes(b"\x93NUMPY garbage")
-    monkeypatch.setattr(pipeline_module, "for_index", lambda enabled, identity: load(bad))
+    monkeypatch.setattr(retrieval_module, "for_index", lambda enabled, identity: load(bad))
     with pytest.raises(PipelineError, match=str(bad)):
         Pipeline(Settings(index_dir=seed_index), embedder=embedder)
